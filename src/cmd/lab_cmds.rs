@@ -1,0 +1,234 @@
+//! `lint`, `up`, `down`, `exec`, `script`, `labs` and `serve-http`.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use vxlab::kernel::Netlink;
+use vxlab::model::{NodeKind, netns_name};
+use vxlab::plan::script::{down_script, up_script};
+use vxlab::plan::{Op, plan};
+use vxlab::{httpd, labs, lifecycle, netns};
+
+use super::load::{load, require_root, running};
+
+/// `vxlab lint FILE...`
+#[derive(Args)]
+pub struct LintArgs {
+    /// Scenario files (or built-in lab names).
+    #[arg(required = true)]
+    files: Vec<String>,
+}
+
+/// `vxlab up LAB`
+#[derive(Args)]
+pub struct UpArgs {
+    /// Scenario file, or built-in lab name.
+    lab: String,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// `vxlab down LAB`
+#[derive(Args)]
+pub struct DownArgs {
+    /// Lab name, or the scenario file it was built from.
+    lab: String,
+}
+
+/// `vxlab exec LAB NODE -- CMD...`
+#[derive(Args)]
+pub struct ExecArgs {
+    /// Lab name.
+    lab: String,
+    /// Node: HOST or HOST/NAME, e.g. hostA/container.
+    node: String,
+    /// The command and its arguments (after `--`).
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
+}
+
+/// `vxlab script LAB`
+#[derive(Args)]
+pub struct ScriptArgs {
+    /// Scenario file, or built-in lab name.
+    lab: String,
+    /// Print the teardown script instead.
+    #[arg(long)]
+    down: bool,
+}
+
+/// `vxlab serve-http`
+#[derive(Args)]
+pub struct ServeHttpArgs {
+    /// TCP port.
+    #[arg(long)]
+    port: u16,
+    /// Text of every answer.
+    #[arg(long)]
+    text: String,
+}
+
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+/// `vxlab lint`
+pub fn lint(a: &LintArgs) -> Result<ExitCode> {
+    let mut failed = 0;
+    for f in &a.files {
+        match load(f) {
+            Ok(l) => {
+                let lab = &l.lab;
+                println!(
+                    "{}: ok — lab `{}`: {} namespaces, {} veth pairs, {} bridges, {} vxlan, {} steps",
+                    l.origin,
+                    lab.name,
+                    lab.nodes.len(),
+                    lab.veths.len(),
+                    lab.bridges.len(),
+                    lab.vxlans.len(),
+                    plan(lab).len()
+                );
+            }
+            Err(e) => {
+                eprintln!("{e:#}");
+                failed += 1;
+            }
+        }
+    }
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `vxlab up`
+pub fn up(a: &UpArgs) -> Result<ExitCode> {
+    let l = load(&a.lab)?;
+    require_root("up")?;
+    build(&l.lab, &l.text, a.quiet)?;
+    if !a.quiet {
+        hints(&l.lab);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn build(lab: &vxlab::model::Lab, text: &str, quiet: bool) -> Result<()> {
+    let rt = runtime()?;
+    let mut kernel = Netlink::new();
+    kernel.log_dir = Some(lifecycle::state_dir(&lab.name));
+    let tty = std::io::stderr().is_terminal();
+    let started = std::time::Instant::now();
+    let progress = |i: usize, n: usize, op: &Op| {
+        if quiet {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        if tty {
+            let cmd: String = op.command().chars().take(100).collect();
+            let _ = write!(err, "\r\x1b[2K[{i:>3}/{n}] {cmd}");
+        } else {
+            let _ = writeln!(err, "[{i:>3}/{n}] {}", op.command());
+        }
+    };
+    let result = rt.block_on(lifecycle::up(lab, text, &mut kernel, progress));
+    if tty && !quiet {
+        eprint!("\r\x1b[2K");
+    }
+    result?;
+    if !quiet {
+        eprintln!("lab `{}` is up: {} namespaces, {} steps in {:.2?}", lab.name, lab.nodes.len(), plan(lab).len(), started.elapsed());
+    }
+    Ok(())
+}
+
+fn hints(lab: &vxlab::model::Lab) {
+    let first = lab.nodes.iter().find(|n| n.kind == NodeKind::Namespace).or(lab.nodes.first());
+    println!("Look inside:  sudo vxlab status {}", lab.name);
+    if let Some(n) = first {
+        println!("Run in a node: sudo vxlab exec {} {} -- ip addr", lab.name, n.id);
+    }
+    println!("Remove it:    sudo vxlab down {}", lab.name);
+}
+
+/// `vxlab down`
+pub fn down(a: &DownArgs) -> Result<ExitCode> {
+    let name = super::load::lab_name(&a.lab)?;
+    require_root("down")?;
+    let rt = runtime()?;
+    let t = rt.block_on(lifecycle::down(&name, &mut Netlink::new()))?;
+    if t.namespaces.is_empty() && t.errors.is_empty() {
+        println!("lab `{name}` is not up; nothing to remove");
+    } else {
+        println!(
+            "lab `{name}` removed: {} namespaces, {} processes stopped",
+            t.namespaces.len(),
+            t.processes
+        );
+    }
+    for e in &t.errors {
+        eprintln!("vxlab: {e}");
+    }
+    Ok(if t.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `vxlab exec`
+pub fn exec(a: &ExecArgs) -> Result<ExitCode> {
+    require_root("exec")?;
+    let ns = netns_name(&a.lab, &a.node);
+    if !netns::exists(&ns) {
+        let nodes: Vec<String> = lifecycle::namespaces_of(&a.lab).iter().map(|n| node_of(&a.lab, n)).collect();
+        if nodes.is_empty() {
+            bail!("lab `{}` is not up; start it with `vxlab up {}`", a.lab, a.lab);
+        }
+        bail!("lab `{}` has no node `{}`; its nodes: {}", a.lab, a.node, nodes.join(", "));
+    }
+    let argv = a.command.clone();
+    let status = netns::run_in(&ns, move || std::process::Command::new(&argv[0]).args(&argv[1..]).status())
+        .with_context(|| format!("cannot run `{}` in {}", a.command[0], a.node))?;
+    Ok(ExitCode::from(status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(1)))
+}
+
+/// The node id of namespace `ns` of lab `lab`.
+pub fn node_of(lab: &str, ns: &str) -> String {
+    let rest = ns.strip_prefix(&vxlab::model::netns_prefix(lab)).unwrap_or(ns);
+    rest.replacen('.', "/", 1)
+}
+
+/// `vxlab script`
+pub fn script(a: &ScriptArgs) -> Result<ExitCode> {
+    let l = load(&a.lab)?;
+    let text = if a.down { down_script(&l.lab) } else { up_script(&l.lab, &plan(&l.lab)) };
+    print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `vxlab labs`
+pub fn labs() -> Result<ExitCode> {
+    for (name, text) in labs::BUILTIN {
+        let title = vxlab::model::Lab::from_source(text).ok().and_then(|l| l.title).unwrap_or_default();
+        let up = if lifecycle::namespaces_of(name).is_empty() { "" } else { "  [up]" };
+        println!("{name:<18} {title}{up}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `vxlab` alone: build the default lab (unless up) and show it.
+pub fn default_lab() -> Result<ExitCode> {
+    let name = labs::DEFAULT;
+    if lifecycle::namespaces_of(name).is_empty() {
+        let l = load(name)?;
+        require_root("")?;
+        build(&l.lab, &l.text, false)?;
+    }
+    let l = running(name)?;
+    super::status::print_lab(&l.lab.name, false)?;
+    hints(&l.lab);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `vxlab serve-http`
+pub fn serve_http(a: &ServeHttpArgs) -> Result<ExitCode> {
+    httpd::serve(a.port, &a.text).with_context(|| format!("cannot serve HTTP on port {}", a.port))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,14 @@
+//! The subcommands. Each takes its parsed arguments and returns the exit code; errors
+//! carry context for the user.
+
+mod bench;
+mod lab_cmds;
+mod load;
+mod status;
+
+pub use bench::{BenchArgs, bench};
+pub use lab_cmds::{
+    DownArgs, ExecArgs, LintArgs, ScriptArgs, ServeHttpArgs, UpArgs, default_lab, down, exec, labs, lint,
+    script, serve_http, up,
+};
+pub use status::{StatusArgs, status};

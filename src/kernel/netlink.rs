@@ -1,0 +1,222 @@
+//! The real kernel: every operation through rtnetlink, in the operation's namespace.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
+use rtnetlink::packet_route::neighbour::{NeighbourFlags, NeighbourMessage, NeighbourState};
+use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, LinkVxlan, RouteMessageBuilder};
+
+use super::{Kernel, KernelError, Teardown, connect};
+use crate::model::netns_prefix;
+use crate::plan::Op;
+use crate::{netns, process};
+
+/// Applies operations to the running kernel over netlink, one connection per namespace.
+#[derive(Default)]
+pub struct Netlink {
+    handles: HashMap<String, Handle>,
+    /// Directory for process logs; processes log to /dev/null without it.
+    pub log_dir: Option<std::path::PathBuf>,
+}
+
+impl Netlink {
+    /// A backend with no connection open yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The connection to namespace `ns`, opened on first use.
+    pub fn handle(&mut self, ns: &str) -> Result<Handle, KernelError> {
+        if let Some(h) = self.handles.get(ns) {
+            return Ok(h.clone());
+        }
+        let h = connect(ns)?;
+        self.handles.insert(ns.to_string(), h.clone());
+        Ok(h)
+    }
+
+    async fn index(&mut self, ns: &str, dev: &str) -> Result<u32, KernelError> {
+        let h = self.handle(ns)?;
+        let mut links = h.link().get().match_name(dev).execute();
+        match links.try_next().await {
+            Ok(Some(msg)) => Ok(msg.header.index),
+            Ok(None) | Err(rtnetlink::Error::NetlinkError(_)) => {
+                Err(KernelError::NoDevice { netns: ns.to_string(), dev: dev.to_string() })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn apply_op(&mut self, op: &Op) -> Result<(), KernelError> {
+        let ns = op.netns().to_string();
+        match op {
+            Op::AddNetns { netns } => {
+                netns::create(netns)?;
+                self.handle(netns)?;
+            }
+            Op::AddBridge { name, mac, mtu, .. } => {
+                let mut b = LinkBridge::new(name).address(mac.0.to_vec());
+                if let Some(m) = mtu {
+                    b = b.mtu(*m);
+                }
+                self.handle(&ns)?.link().add(b.build()).execute().await?;
+            }
+            Op::AddVeth { name, mac, peer_netns, peer, peer_mac, mtu, .. } => {
+                let target = netns::open(peer_netns)?;
+                let mut p = LinkMessageBuilder::<LinkUnspec>::new()
+                    .name(peer.clone())
+                    .address(peer_mac.0.to_vec())
+                    .setns_by_fd(target.as_raw_fd());
+                let mut v = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth)
+                    .name(name.clone())
+                    .address(mac.0.to_vec());
+                if let Some(m) = mtu {
+                    p = p.mtu(*m);
+                    v = v.mtu(*m);
+                }
+                let v = v.set_info_data(InfoData::Veth(InfoVeth::Peer(p.build())));
+                self.handle(&ns)?.link().add(v.build()).execute().await?;
+                drop(target);
+            }
+            Op::AddVxlan { name, mac, mtu, vni, dstport, local, remote, group, dev, proxy, learning, .. } => {
+                let mut v = LinkVxlan::new(name, *vni).address(mac.0.to_vec()).proxy(*proxy).learning(*learning);
+                if let Some(p) = dstport {
+                    v = v.port(*p);
+                }
+                match local {
+                    Some(IpAddr::V4(a)) => v = v.local(*a),
+                    Some(IpAddr::V6(a)) => v = v.local6(*a),
+                    None => {}
+                }
+                match remote.or(*group) {
+                    Some(IpAddr::V4(a)) if remote.is_some() => v = v.remote(a),
+                    Some(IpAddr::V6(a)) if remote.is_some() => v = v.remote6(a),
+                    Some(IpAddr::V4(a)) => v = v.group(a),
+                    Some(IpAddr::V6(a)) => v = v.group6(a),
+                    None => {}
+                }
+                if let Some(d) = dev {
+                    v = v.dev(self.index(&ns, d).await?);
+                }
+                if let Some(m) = mtu {
+                    v = v.mtu(*m);
+                }
+                self.handle(&ns)?.link().add(v.build()).execute().await?;
+            }
+            Op::MoveLink { name, to, .. } => {
+                let target = netns::open(to)?;
+                let msg = LinkUnspec::new_with_name(name).setns_by_fd(target.as_raw_fd()).build();
+                self.handle(&ns)?.link().set(msg).execute().await?;
+            }
+            Op::SetMaster { dev, master, .. } => {
+                let m = self.index(&ns, master).await?;
+                let msg = LinkUnspec::new_with_name(dev).controller(m).build();
+                self.handle(&ns)?.link().set(msg).execute().await?;
+            }
+            Op::Sysctl { key, value, .. } => netns::write_sysctl(&ns, key, value)?,
+            Op::AddAddress { dev, address, .. } => {
+                let i = self.index(&ns, dev).await?;
+                self.handle(&ns)?.address().add(i, address.addr(), address.prefix_len()).execute().await?;
+            }
+            Op::LinkUp { dev, .. } => {
+                let msg = LinkUnspec::new_with_name(dev).up().build();
+                self.handle(&ns)?.link().set(msg).execute().await?;
+            }
+            Op::AddRoute { to, via, dev, metric, .. } => {
+                let mut r = RouteMessageBuilder::<IpAddr>::new()
+                    .destination_prefix(to.network(), to.prefix_len())
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                if let Some(g) = via {
+                    r = r.gateway(*g).map_err(|e| std::io::Error::other(e.to_string()))?;
+                }
+                if let Some(d) = dev {
+                    r = r.output_interface(self.index(&ns, d).await?);
+                }
+                if let Some(m) = metric {
+                    r = r.priority(*m);
+                }
+                self.handle(&ns)?.route().add(r.build()).execute().await?;
+            }
+            Op::AddNeigh { dev, to, lladdr, .. } => {
+                let i = self.index(&ns, dev).await?;
+                self.handle(&ns)?
+                    .neighbours()
+                    .add(i, *to)
+                    .link_layer_address(&lladdr.0)
+                    .state(NeighbourState::Permanent)
+                    .execute()
+                    .await?;
+            }
+            Op::AddFdb { dev, mac, dst, self_, .. } => {
+                let i = self.index(&ns, dev).await?;
+                let flags = if *self_ { NeighbourFlags::Own } else { NeighbourFlags::Controller };
+                let mut req = self.handle(&ns)?.neighbours().add_bridge(i, &mac.0).flags(flags);
+                if let Some(d) = dst {
+                    req = req.destination(*d);
+                }
+                if mac.is_zero() {
+                    // Flooding entries: one all-zero entry per remote, each appended as
+                    // `bridge fdb append` does; a plain add would refuse the second.
+                    append(self.handle(&ns)?, req.message_mut().clone()).await?;
+                    return Ok(());
+                }
+                req.execute().await?;
+            }
+            Op::Spawn { program, .. } => {
+                let log = self.log_dir.as_ref().map_or_else(
+                    || std::path::PathBuf::from("/dev/null"),
+                    |d| d.join(format!("{ns}.{}.log", crate::plan::script::argv(program).join("_").replace('/', "_"))),
+                );
+                process::spawn(&ns, program, &log)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn append(mut handle: Handle, msg: NeighbourMessage) -> Result<(), rtnetlink::Error> {
+    use rtnetlink::packet_core::{NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
+    use rtnetlink::packet_route::RouteNetlinkMessage;
+    let mut req = NetlinkMessage::from(RouteNetlinkMessage::NewNeighbour(msg));
+    req.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND;
+    let mut resp = handle.request(req)?;
+    while let Some(m) = futures::StreamExt::next(&mut resp).await {
+        if let NetlinkPayload::Error(e) = m.payload {
+            return Err(rtnetlink::Error::NetlinkError(e));
+        }
+    }
+    Ok(())
+}
+
+impl Kernel for Netlink {
+    async fn apply(&mut self, op: &Op) -> Result<(), KernelError> {
+        self.apply_op(op).await
+    }
+
+    async fn teardown(&mut self, lab: &str) -> Teardown {
+        self.handles.retain(|ns, _| !ns.starts_with(&netns_prefix(lab)));
+        teardown(lab)
+    }
+}
+
+/// Removes lab `lab` from the machine: stops every process in its namespaces, then deletes
+/// the namespaces (and with them every device, address, route and table in them).
+pub fn teardown(lab: &str) -> Teardown {
+    let prefix = netns_prefix(lab);
+    let mut t = Teardown::default();
+    let names: Vec<String> = netns::list().into_iter().filter(|n| n.starts_with(&prefix)).collect();
+    for ns in &names {
+        t.processes += process::stop_all(ns, Duration::from_millis(500));
+    }
+    for ns in names {
+        match netns::delete(&ns) {
+            Ok(()) => t.namespaces.push(ns),
+            Err(e) => t.errors.push(format!("delete namespace {ns}: {e}")),
+        }
+    }
+    t
+}

@@ -1,0 +1,15 @@
+//! The labs shipped inside the binary, so `vxlab up docker-overlay` works from any
+//! directory. Each is a file of `labs/`.
+
+/// The lab `vxlab` opens when given none.
+pub const DEFAULT: &str = "docker-overlay";
+
+/// `(name, scenario text)` of every built-in lab.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("docker-overlay", include_str!("../labs/docker-overlay.toml")),
+];
+
+/// The scenario text of built-in lab `name`.
+pub fn builtin(name: &str) -> Option<&'static str> {
+    BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
+}

@@ -1,0 +1,200 @@
+//! Bringing labs up and down: all-or-nothing `up`, idempotent `down`, one lab at a time per
+//! name (a lock), and the record of which labs are up.
+//!
+//! Ownership is by name: every namespace of lab `L` is called `vx.L.*`, so `down` finds
+//! everything even when `up` was killed half way and left no record.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::kernel::{Kernel, KernelError, Teardown};
+use crate::model::{Lab, netns_prefix};
+use crate::netns;
+use crate::plan::{Op, plan};
+
+/// Where vxlab keeps its records of running labs.
+pub const STATE_DIR: &str = "/run/vxlab";
+
+/// Environment variable of the failure-injection test hook: `up` fails at this 1-based step.
+pub const FAIL_AT_STEP_ENV: &str = "VXLAB_FAIL_AT_STEP";
+
+/// Why `up` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpError {
+    /// Some of the lab's namespaces already exist.
+    #[error("lab `{lab}` is already up ({found} exists); run `vxlab down {lab}` first")]
+    AlreadyUp {
+        /// Lab name.
+        lab: String,
+        /// One namespace found.
+        found: String,
+    },
+    /// Another vxlab holds the lab's lock.
+    #[error("another vxlab is working on lab `{0}` right now; wait for it to finish")]
+    Busy(String),
+    /// The machine lacks something the lab needs; nothing was changed.
+    #[error("{0}")]
+    Preflight(String),
+    /// A step failed; everything was rolled back.
+    #[error("step {step} of {total} failed: {command}\n  {source}\neverything the lab had created was removed{}", rollback_note(.rollback))]
+    Step {
+        /// 1-based step number.
+        step: usize,
+        /// Number of steps.
+        total: usize,
+        /// The equivalent shell command.
+        command: String,
+        /// What the kernel said.
+        source: KernelError,
+        /// What the rollback did.
+        rollback: Teardown,
+    },
+    /// Recording the lab failed.
+    #[error("cannot write {path}: {source}")]
+    State {
+        /// File.
+        path: PathBuf,
+        /// Cause.
+        source: io::Error,
+    },
+}
+
+fn rollback_note(t: &Teardown) -> String {
+    if t.errors.is_empty() {
+        String::new()
+    } else {
+        format!(" except:\n  {}", t.errors.join("\n  "))
+    }
+}
+
+/// The record directory of lab `lab`.
+pub fn state_dir(lab: &str) -> PathBuf {
+    Path::new(STATE_DIR).join(lab)
+}
+
+/// Holds the lock on building and removing labs while alive.
+pub struct LabLock {
+    _flock: Flock<File>,
+}
+
+/// Takes the lock that serialises `up` and `down` (a `flock` on [`STATE_DIR`] itself, so
+/// no lock file is left behind), waiting up to a few seconds for another vxlab to finish.
+pub fn lock(lab: &str) -> Result<LabLock, UpError> {
+    let state = |source| UpError::State { path: PathBuf::from(STATE_DIR), source };
+    fs::create_dir_all(STATE_DIR).map_err(state)?;
+    let mut dir = File::open(STATE_DIR).map_err(state)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Flock::lock(dir, FlockArg::LockExclusiveNonblock) {
+            Ok(flock) => return Ok(LabLock { _flock: flock }),
+            Err((f, _)) if std::time::Instant::now() < deadline => {
+                dir = f;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(_) => return Err(UpError::Busy(lab.to_string())),
+        }
+    }
+}
+
+/// Namespaces of lab `lab` that exist now.
+pub fn namespaces_of(lab: &str) -> Vec<String> {
+    let prefix = netns_prefix(lab);
+    netns::list().into_iter().filter(|n| n.starts_with(&prefix)).collect()
+}
+
+/// Names of every lab with a namespace or a record on this machine.
+pub fn labs_up() -> Vec<String> {
+    let mut labs: Vec<String> = netns::list()
+        .iter()
+        .filter_map(|n| n.strip_prefix("vx.")?.split('.').next().map(str::to_string))
+        .collect();
+    if let Ok(d) = fs::read_dir(STATE_DIR) {
+        labs.extend(d.filter_map(|e| {
+            let e = e.ok()?;
+            e.file_type().ok()?.is_dir().then(|| e.file_name().into_string().ok())?
+        }));
+    }
+    labs.sort();
+    labs.dedup();
+    labs
+}
+
+/// Checks, without changing anything, that this machine can build `lab`.
+pub fn preflight(lab: &Lab) -> Result<(), UpError> {
+    for s in &lab.sysctls {
+        let parts: Vec<&str> = s.key.split('.').collect();
+        // Per-interface keys (net.ipv4.conf.IF.x) exist only once the interface does.
+        if matches!(parts.get(2), Some(&("conf" | "neigh"))) {
+            continue;
+        }
+        let dir = Path::new("/proc/sys").join(parts[..parts.len() - 1].join("/"));
+        if !dir.is_dir() {
+            let module = match parts.get(..3) {
+                Some(["net", "ipv4", "vs"]) => " (kernel module ip_vs: `modprobe ip_vs`)".to_string(),
+                Some(["net", "netfilter", ..]) => " (kernel module nf_conntrack)".to_string(),
+                Some(["net", "bridge", ..]) => " (kernel module br_netfilter)".to_string(),
+                _ => String::new(),
+            };
+            return Err(UpError::Preflight(format!(
+                "this kernel has no sysctl {}: {} is missing{module}; nothing was changed",
+                s.key,
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Builds `lab` with `kernel`. On failure at any step, everything created is removed
+/// and the failing step is named. `source` (the scenario text) is recorded for `status`,
+/// `exec` and `down`. `on_step` sees each operation before it is applied.
+pub async fn up<K: Kernel>(
+    lab: &Lab,
+    source: &str,
+    kernel: &mut K,
+    mut on_step: impl FnMut(usize, usize, &Op),
+) -> Result<(), UpError> {
+    let _lock = lock(&lab.name)?;
+    if let Some(found) = namespaces_of(&lab.name).into_iter().next() {
+        return Err(UpError::AlreadyUp { lab: lab.name.clone(), found });
+    }
+    preflight(lab)?;
+    let dir = state_dir(&lab.name);
+    let file = dir.join("scenario.toml");
+    fs::create_dir_all(&dir)
+        .and_then(|()| fs::write(&file, source))
+        .map_err(|source| UpError::State { path: file, source })?;
+    let fail_at: Option<usize> = std::env::var(FAIL_AT_STEP_ENV).ok().and_then(|v| v.parse().ok());
+    let ops = plan(lab);
+    for (i, op) in ops.iter().enumerate() {
+        on_step(i + 1, ops.len(), op);
+        let result = if fail_at == Some(i + 1) { Err(KernelError::Injected) } else { kernel.apply(op).await };
+        if let Err(source) = result {
+            let rollback = kernel.teardown(&lab.name).await;
+            let _ = fs::remove_dir_all(&dir);
+            return Err(UpError::Step { step: i + 1, total: ops.len(), command: op.command(), source, rollback });
+        }
+    }
+    Ok(())
+}
+
+/// Removes lab `name` from the machine, whatever state it is in. Idempotent.
+pub async fn down<K: Kernel>(name: &str, kernel: &mut K) -> Result<Teardown, UpError> {
+    let _lock = lock(name)?;
+    let mut t = kernel.teardown(name).await;
+    let dir = state_dir(name);
+    if dir.exists() {
+        if let Err(e) = fs::remove_dir_all(&dir) {
+            t.errors.push(format!("remove {}: {e}", dir.display()));
+        }
+    }
+    Ok(t)
+}
+
+/// The scenario text recorded when lab `name` was brought up.
+pub fn recorded_source(name: &str) -> io::Result<String> {
+    fs::read_to_string(state_dir(name).join("scenario.toml"))
+}

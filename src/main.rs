@@ -1,0 +1,77 @@
+//! The `vxlab` command: parses the command line and hands each subcommand to [`cmd`].
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Build Linux container-networking labs (namespaces, veth, bridges, VXLAN) from TOML
+/// scenarios, look inside them, and tear them down without a trace.
+///
+/// A lab is a TOML file (see labs/README.md) or the name of a built-in lab. Every
+/// machine of a lab is a network namespace named vx.LAB.HOST[.NAME]; nothing is created
+/// in your host's own namespace.
+#[derive(Parser)]
+#[command(name = "vxlab", version, propagate_version = true, after_help = EXAMPLES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+const EXAMPLES: &str = "\
+Examples:
+  sudo vxlab up docker-overlay          build the default lab (built in)
+  sudo vxlab status docker-overlay      its namespaces, links and addresses
+  sudo vxlab exec docker-overlay hostA/container -- ping -c1 10.0.0.14
+  sudo vxlab down docker-overlay        remove it
+  vxlab script labs/vxlab-p2p.toml      the same lab as ip/bridge commands
+  vxlab lint labs/*.toml                check scenarios without root";
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check scenario files without touching anything (no root needed).
+    Lint(cmd::LintArgs),
+    /// Build a lab: all of it, or nothing (a failed step rolls everything back).
+    Up(cmd::UpArgs),
+    /// Remove a lab: its processes and namespaces. Safe to repeat; also cleans up after
+    /// an interrupted `up`.
+    Down(cmd::DownArgs),
+    /// Show labs that are up: namespaces, links, addresses, routes, neighbours, FDB.
+    Status(cmd::StatusArgs),
+    /// Run a command inside a lab node's network namespace.
+    Exec(cmd::ExecArgs),
+    /// Print the ip/bridge/sysctl commands that build (or remove) a lab, in order.
+    Script(cmd::ScriptArgs),
+    /// List the built-in labs.
+    Labs,
+    /// Time `up`/`down` against bash running the equivalent script.
+    Bench(cmd::BenchArgs),
+    /// vxlab's tiny HTTP server, run by labs' `http = PORT` processes.
+    #[command(hide = true)]
+    ServeHttp(cmd::ServeHttpArgs),
+}
+
+fn main() -> ExitCode {
+    vxlab::sys::default_sigpipe();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => cmd::default_lab(),
+        Some(Command::Lint(a)) => cmd::lint(&a),
+        Some(Command::Up(a)) => cmd::up(&a),
+        Some(Command::Down(a)) => cmd::down(&a),
+        Some(Command::Status(a)) => cmd::status(&a),
+        Some(Command::Exec(a)) => cmd::exec(&a),
+        Some(Command::Script(a)) => cmd::script(&a),
+        Some(Command::Labs) => cmd::labs(),
+        Some(Command::Bench(a)) => cmd::bench(&a),
+        Some(Command::ServeHttp(a)) => cmd::serve_http(&a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vxlab: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

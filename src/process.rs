@@ -1,0 +1,75 @@
+//! Processes that live in a lab's namespaces: starting the scenario's programs, and
+//! finding and stopping every process inside a namespace (whoever started it).
+
+use std::fs::{self, File};
+use std::io;
+use std::path::Path;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::model::Program;
+use crate::netns;
+use crate::plan::script::argv;
+
+/// Starts `program` detached (own session, stdin from /dev/null, output to `log`) inside
+/// namespace `ns`, and returns its pid.
+pub fn spawn(ns: &str, program: &Program, log: &Path) -> io::Result<u32> {
+    let mut args = argv(program);
+    if matches!(program, Program::Http { .. }) {
+        args[0] = std::env::current_exe()?.to_string_lossy().into_owned();
+    }
+    let out = File::create(log)?;
+    let err = out.try_clone()?;
+    netns::run_in(ns, move || {
+        let child = Command::new(&args[0])
+            .args(&args[1..])
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot start {}: {e}", args[0])))?;
+        Ok(child.id())
+    })
+}
+
+/// Pids of the processes whose network namespace is `ns` (like `ip netns pids`).
+pub fn pids_in(ns: &str) -> Vec<i32> {
+    let Ok(ino) = netns::inode(ns) else { return Vec::new() };
+    let want = format!("net:[{ino}]");
+    let me = std::process::id();
+    let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| u32::try_from(pid).is_ok_and(|p| p != me))
+        .filter(|pid| fs::read_link(format!("/proc/{pid}/ns/net")).is_ok_and(|l| l.to_string_lossy() == want))
+        .collect()
+}
+
+/// Stops every process in namespace `ns`: SIGTERM, then SIGKILL after `grace`. Returns how
+/// many there were.
+pub fn stop_all(ns: &str, grace: Duration) -> usize {
+    let pids = pids_in(ns);
+    for &p in &pids {
+        let _ = kill(Pid::from_raw(p), Signal::SIGTERM);
+    }
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline && pids.iter().any(|&p| alive(p)) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for &p in &pids {
+        if alive(p) {
+            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+        }
+    }
+    pids.len()
+}
+
+fn alive(pid: i32) -> bool {
+    // A zombie has exited: treat it as gone.
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
+}
