@@ -20,7 +20,11 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A diagnostic at `span`.
     pub fn new(span: Range<usize>, message: impl Into<String>) -> Self {
-        Self { message: message.into(), span, help: None }
+        Self {
+            message: message.into(),
+            span,
+            help: None,
+        }
     }
 
     /// Adds a hint saying what to do.
@@ -74,7 +78,9 @@ pub fn render(path: &str, source: &str, diags: &[Diagnostic]) -> String {
         let line_start = source[..floor_char_boundary(source, d.span.start.min(source.len()))]
             .rfind('\n')
             .map_or(0, |i| i + 1);
-        let line_end = source[line_start..].find('\n').map_or(source.len(), |i| line_start + i);
+        let line_end = source[line_start..]
+            .find('\n')
+            .map_or(source.len(), |i| line_start + i);
         let text = source[line_start..line_end].trim_end_matches('\r');
         let end = floor_char_boundary(source, d.span.end.clamp(d.span.start, line_end));
         let width = source[floor_char_boundary(source, d.span.start.min(line_end))..end]
@@ -117,7 +123,8 @@ mod tests {
     fn render_underlines_the_span() {
         let src = "[lab]\nname = \"x\"\nvni = 0\n";
         let start = src.find('0').unwrap();
-        let d = Diagnostic::new(start..start + 1, "VNI 0 is outside 1..=16777215").with_help("pick a VNI");
+        let d = Diagnostic::new(start..start + 1, "VNI 0 is outside 1..=16777215")
+            .with_help("pick a VNI");
         let text = render("x.toml", src, &[d]);
         assert_eq!(
             text,

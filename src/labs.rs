@@ -6,7 +6,11 @@ pub const DEFAULT: &str = "docker-overlay";
 
 /// `(name, scenario text)` of every built-in lab.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("docker-overlay", include_str!("../labs/docker-overlay.toml")),
+    (
+        "docker-overlay",
+        include_str!("../labs/docker-overlay.toml"),
+    ),
+    ("bridge-basics", include_str!("../labs/bridge-basics.toml")),
 ];
 
 /// The scenario text of built-in lab `name`.

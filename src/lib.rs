@@ -3,14 +3,14 @@
 
 pub mod decode;
 pub mod diag;
-pub mod model;
-pub mod scenario;
-pub mod plan;
-pub mod netns;
-pub mod kernel;
-pub mod process;
-pub mod lifecycle;
-pub mod observe;
 pub mod httpd;
+pub mod kernel;
 pub mod labs;
+pub mod lifecycle;
+pub mod model;
+pub mod netns;
+pub mod observe;
+pub mod plan;
+pub mod process;
+pub mod scenario;
 pub mod sys;

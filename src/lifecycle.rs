@@ -18,7 +18,8 @@ use crate::plan::{Op, plan};
 /// Where vxlab keeps its records of running labs.
 pub const STATE_DIR: &str = "/run/vxlab";
 
-/// Environment variable of the failure-injection test hook: `up` fails at this 1-based step.
+/// Environment variable of the failure-injection test hook: `vxlab up` fails at this
+/// 1-based step (see [`crate::kernel::FailAt`]).
 pub const FAIL_AT_STEP_ENV: &str = "VXLAB_FAIL_AT_STEP";
 
 /// Why `up` failed.
@@ -81,20 +82,21 @@ pub struct LabLock {
 }
 
 /// Takes the lock that serialises `up` and `down` (a `flock` on [`STATE_DIR`] itself, so
-/// no lock file is left behind), waiting up to a few seconds for another vxlab to finish.
+/// no lock file is left behind). Waits while another vxlab builds or removes a lab.
 pub fn lock(lab: &str) -> Result<LabLock, UpError> {
-    let state = |source| UpError::State { path: PathBuf::from(STATE_DIR), source };
+    let state = |source| UpError::State {
+        path: PathBuf::from(STATE_DIR),
+        source,
+    };
     fs::create_dir_all(STATE_DIR).map_err(state)?;
-    let mut dir = File::open(STATE_DIR).map_err(state)?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        match Flock::lock(dir, FlockArg::LockExclusiveNonblock) {
-            Ok(flock) => return Ok(LabLock { _flock: flock }),
-            Err((f, _)) if std::time::Instant::now() < deadline => {
-                dir = f;
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(_) => return Err(UpError::Busy(lab.to_string())),
+    let dir = File::open(STATE_DIR).map_err(state)?;
+    match Flock::lock(dir, FlockArg::LockExclusiveNonblock) {
+        Ok(flock) => Ok(LabLock { _flock: flock }),
+        Err((dir, _)) => {
+            eprintln!("vxlab: waiting for another vxlab to finish building or removing a lab…");
+            Flock::lock(dir, FlockArg::LockExclusive)
+                .map(|flock| LabLock { _flock: flock })
+                .map_err(|_| UpError::Busy(lab.to_string()))
         }
     }
 }
@@ -102,7 +104,10 @@ pub fn lock(lab: &str) -> Result<LabLock, UpError> {
 /// Namespaces of lab `lab` that exist now.
 pub fn namespaces_of(lab: &str) -> Vec<String> {
     let prefix = netns_prefix(lab);
-    netns::list().into_iter().filter(|n| n.starts_with(&prefix)).collect()
+    netns::list()
+        .into_iter()
+        .filter(|n| n.starts_with(&prefix))
+        .collect()
 }
 
 /// Names of every lab with a namespace or a record on this machine.
@@ -114,7 +119,10 @@ pub fn labs_up() -> Vec<String> {
     if let Ok(d) = fs::read_dir(STATE_DIR) {
         labs.extend(d.filter_map(|e| {
             let e = e.ok()?;
-            e.file_type().ok()?.is_dir().then(|| e.file_name().into_string().ok())?
+            e.file_type()
+                .ok()?
+                .is_dir()
+                .then(|| e.file_name().into_string().ok())?
         }));
     }
     labs.sort();
@@ -133,7 +141,9 @@ pub fn preflight(lab: &Lab) -> Result<(), UpError> {
         let dir = Path::new("/proc/sys").join(parts[..parts.len() - 1].join("/"));
         if !dir.is_dir() {
             let module = match parts.get(..3) {
-                Some(["net", "ipv4", "vs"]) => " (kernel module ip_vs: `modprobe ip_vs`)".to_string(),
+                Some(["net", "ipv4", "vs"]) => {
+                    " (kernel module ip_vs: `modprobe ip_vs`)".to_string()
+                }
                 Some(["net", "netfilter", ..]) => " (kernel module nf_conntrack)".to_string(),
                 Some(["net", "bridge", ..]) => " (kernel module br_netfilter)".to_string(),
                 _ => String::new(),
@@ -159,7 +169,10 @@ pub async fn up<K: Kernel>(
 ) -> Result<(), UpError> {
     let _lock = lock(&lab.name)?;
     if let Some(found) = namespaces_of(&lab.name).into_iter().next() {
-        return Err(UpError::AlreadyUp { lab: lab.name.clone(), found });
+        return Err(UpError::AlreadyUp {
+            lab: lab.name.clone(),
+            found,
+        });
     }
     preflight(lab)?;
     let dir = state_dir(&lab.name);
@@ -167,15 +180,19 @@ pub async fn up<K: Kernel>(
     fs::create_dir_all(&dir)
         .and_then(|()| fs::write(&file, source))
         .map_err(|source| UpError::State { path: file, source })?;
-    let fail_at: Option<usize> = std::env::var(FAIL_AT_STEP_ENV).ok().and_then(|v| v.parse().ok());
     let ops = plan(lab);
     for (i, op) in ops.iter().enumerate() {
         on_step(i + 1, ops.len(), op);
-        let result = if fail_at == Some(i + 1) { Err(KernelError::Injected) } else { kernel.apply(op).await };
-        if let Err(source) = result {
+        if let Err(source) = kernel.apply(op).await {
             let rollback = kernel.teardown(&lab.name).await;
             let _ = fs::remove_dir_all(&dir);
-            return Err(UpError::Step { step: i + 1, total: ops.len(), command: op.command(), source, rollback });
+            return Err(UpError::Step {
+                step: i + 1,
+                total: ops.len(),
+                command: op.command(),
+                source,
+                rollback,
+            });
         }
     }
     Ok(())

@@ -30,8 +30,14 @@ fn prepare_dir() -> io::Result<()> {
     fs::create_dir_all(NETNS_DIR)?;
     let flags = MsFlags::MS_SHARED | MsFlags::MS_REC;
     if mount(None::<&str>, NETNS_DIR, None::<&str>, flags, None::<&str>).is_err() {
-        mount(Some(NETNS_DIR), NETNS_DIR, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-            .map_err(io_err)?;
+        mount(
+            Some(NETNS_DIR),
+            NETNS_DIR,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(io_err)?;
         mount(None::<&str>, NETNS_DIR, None::<&str>, flags, None::<&str>).map_err(io_err)?;
     }
     Ok(())
@@ -41,11 +47,21 @@ fn prepare_dir() -> io::Result<()> {
 pub fn create(name: &str) -> io::Result<()> {
     prepare_dir()?;
     let target = path(name);
-    OpenOptions::new().write(true).create_new(true).open(&target)?;
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&target)?;
     let t = target.clone();
     let made = std::thread::spawn(move || -> io::Result<()> {
         unshare(CloneFlags::CLONE_NEWNET).map_err(io_err)?;
-        mount(Some("/proc/thread-self/ns/net"), &t, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(io_err)
+        mount(
+            Some("/proc/thread-self/ns/net"),
+            &t,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(io_err)
     })
     .join()
     .unwrap_or_else(|_| Err(io::Error::other("namespace thread panicked")));
@@ -72,7 +88,10 @@ pub fn delete(name: &str) -> io::Result<()> {
 /// Names of every namespace under `/run/netns`, sorted.
 pub fn list() -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(NETNS_DIR)
-        .map(|d| d.filter_map(|e| e.ok()?.file_name().into_string().ok()).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -85,7 +104,8 @@ pub fn exists(name: &str) -> bool {
 
 /// Opens namespace `name` (for `setns` or moving links into it).
 pub fn open(name: &str) -> io::Result<File> {
-    File::open(path(name)).map_err(|e| io::Error::new(e.kind(), format!("network namespace {name}: {e}")))
+    File::open(path(name))
+        .map_err(|e| io::Error::new(e.kind(), format!("network namespace {name}: {e}")))
 }
 
 /// Inode of namespace `name`, the identity `/proc/PID/ns/net` links show as `net:[INODE]`.
@@ -113,11 +133,16 @@ where
 pub fn write_sysctl(name: &str, key: &str, value: &str) -> io::Result<()> {
     let file = Path::new("/proc/sys").join(key.replace('.', "/"));
     let value = value.to_string();
-    run_in(name, move || fs::write(&file, value.as_bytes()).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", file.display()))))
+    run_in(name, move || {
+        fs::write(&file, value.as_bytes())
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", file.display())))
+    })
 }
 
 /// Reads sysctl `key` in namespace `name`.
 pub fn read_sysctl(name: &str, key: &str) -> io::Result<String> {
     let file = Path::new("/proc/sys").join(key.replace('.', "/"));
-    run_in(name, move || Ok(fs::read_to_string(file)?.trim().to_string()))
+    run_in(name, move || {
+        Ok(fs::read_to_string(file)?.trim().to_string())
+    })
 }

@@ -3,8 +3,8 @@
 
 use std::fs::{self, File};
 use std::io;
-use std::path::Path;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -15,13 +15,29 @@ use crate::model::Program;
 use crate::netns;
 use crate::plan::script::argv;
 
-/// Starts `program` detached (own session, stdin from /dev/null, output to `log`) inside
-/// namespace `ns`, and returns its pid.
-pub fn spawn(ns: &str, program: &Program, log: &Path) -> io::Result<u32> {
+/// Starts `program` detached (own process group, stdin from /dev/null, output to `log`)
+/// inside namespace `ns`, and returns its pid. Built-in programs run `exe` (default: the
+/// running executable).
+pub fn spawn(ns: &str, program: &Program, log: &Path, exe: Option<&Path>) -> io::Result<u32> {
     let mut args = argv(program);
     if matches!(program, Program::Http { .. }) {
-        args[0] = std::env::current_exe()?.to_string_lossy().into_owned();
+        let exe = match exe {
+            Some(e) => e.to_path_buf(),
+            None => std::env::current_exe()?,
+        };
+        if exe.file_name().is_none_or(|n| n != "vxlab") {
+            let what = format!(
+                "{} is not vxlab: cannot run its built-in programs",
+                exe.display()
+            );
+            return Err(io::Error::other(what));
+        }
+        args[0] = exe.to_string_lossy().into_owned();
     }
+    let port = match program {
+        Program::Http { port, .. } => Some(*port),
+        Program::Command(_) => None,
+    };
     let out = File::create(log)?;
     let err = out.try_clone()?;
     netns::run_in(ns, move || {
@@ -33,19 +49,48 @@ pub fn spawn(ns: &str, program: &Program, log: &Path) -> io::Result<u32> {
             .process_group(0)
             .spawn()
             .map_err(|e| io::Error::new(e.kind(), format!("cannot start {}: {e}", args[0])))?;
+        if let Some(port) = port {
+            wait_listening(port, Duration::from_secs(3))?;
+        }
         Ok(child.id())
     })
 }
 
+/// Waits until a TCP socket listens on `port` in the calling thread's namespace, so a lab
+/// is only "up" once its servers answer.
+fn wait_listening(port: u16, timeout: Duration) -> io::Result<()> {
+    let needle = format!(":{port:04X} 00000000:0000 0A");
+    let deadline = Instant::now() + timeout;
+    loop {
+        let table = fs::read_to_string("/proc/thread-self/net/tcp")?;
+        if table.lines().any(|l| l.contains(&needle)) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("nothing listens on TCP port {port} after {timeout:?}"),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Pids of the processes whose network namespace is `ns` (like `ip netns pids`).
 pub fn pids_in(ns: &str) -> Vec<i32> {
-    let Ok(ino) = netns::inode(ns) else { return Vec::new() };
+    let Ok(ino) = netns::inode(ns) else {
+        return Vec::new();
+    };
     let want = format!("net:[{ino}]");
     let me = std::process::id();
-    let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|&pid| u32::try_from(pid).is_ok_and(|p| p != me))
-        .filter(|pid| fs::read_link(format!("/proc/{pid}/ns/net")).is_ok_and(|l| l.to_string_lossy() == want))
+        .filter(|pid| {
+            fs::read_link(format!("/proc/{pid}/ns/net")).is_ok_and(|l| l.to_string_lossy() == want)
+        })
         .collect()
 }
 
@@ -70,6 +115,8 @@ pub fn stop_all(ns: &str, grace: Duration) -> usize {
 
 fn alive(pid: i32) -> bool {
     // A zombie has exited: treat it as gone.
-    fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| s.rsplit_once(')').is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')))
+    fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
 }

@@ -27,7 +27,12 @@ pub struct BenchArgs {
 
 fn stats(v: &mut [Duration]) -> String {
     v.sort();
-    format!("min {:>8.1?}  median {:>8.1?}  max {:>8.1?}", v[0], v[v.len() / 2], v[v.len() - 1])
+    format!(
+        "min {:>8.1?}  median {:>8.1?}  max {:>8.1?}",
+        v[0],
+        v[v.len() / 2],
+        v[v.len() - 1]
+    )
 }
 
 fn bash(script: &str) -> Result<()> {
@@ -57,7 +62,11 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode> {
     let (upsh, downsh) = (up_script(&l.lab, &plan(&l.lab)), down_script(&l.lab));
     let rt = runtime()?;
     let (mut vx_up, mut vx_down, mut sh_up, mut sh_down) = (vec![], vec![], vec![], vec![]);
-    eprintln!("benchmarking lab `{name}` ({} steps), {} runs each", plan(&l.lab).len(), a.runs);
+    eprintln!(
+        "benchmarking lab `{name}` ({} steps), {} runs each",
+        plan(&l.lab).len(),
+        a.runs
+    );
     for i in 0..a.runs {
         eprint!("\rrun {}/{}", i + 1, a.runs);
         let t = Instant::now();
@@ -75,7 +84,12 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode> {
         rt.block_on(lifecycle::down(&name, &mut Netlink::new()))?;
     }
     eprintln!();
-    println!("lab {name}: {} namespaces, {} steps, {} runs", l.lab.nodes.len(), plan(&l.lab).len(), a.runs);
+    println!(
+        "lab {name}: {} namespaces, {} steps, {} runs",
+        l.lab.nodes.len(),
+        plan(&l.lab).len(),
+        a.runs
+    );
     println!("  up    vxlab (netlink)       {}", stats(&mut vx_up));
     println!("  up    bash + ip/bridge      {}", stats(&mut sh_up));
     println!("  down  vxlab                 {}", stats(&mut vx_down));

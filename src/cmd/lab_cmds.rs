@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use vxlab::kernel::Netlink;
+use vxlab::kernel::{FailAt, Netlink};
 use vxlab::model::{NodeKind, netns_name};
 use vxlab::plan::script::{down_script, up_script};
 use vxlab::plan::{Op, plan};
@@ -26,6 +26,9 @@ pub struct LintArgs {
 pub struct UpArgs {
     /// Scenario file, or built-in lab name.
     lab: String,
+    /// Bring it up under another name, so several copies can run at once.
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
     /// Print nothing but errors.
     #[arg(short, long)]
     quiet: bool,
@@ -72,7 +75,10 @@ pub struct ServeHttpArgs {
 }
 
 pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 /// `vxlab lint`
@@ -99,12 +105,21 @@ pub fn lint(a: &LintArgs) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// `vxlab up`
 pub fn up(a: &UpArgs) -> Result<ExitCode> {
-    let l = load(&a.lab)?;
+    let mut l = load(&a.lab)?;
+    if let Some(name) = &a.name {
+        vxlab::model::check_lab_name(name)
+            .map_err(|why| anyhow::anyhow!("`{name}` is not a valid lab name: {why}"))?;
+        l.lab = l.lab.renamed(name);
+    }
     require_root("up")?;
     build(&l.lab, &l.text, a.quiet)?;
     if !a.quiet {
@@ -131,22 +146,46 @@ pub(super) fn build(lab: &vxlab::model::Lab, text: &str, quiet: bool) -> Result<
             let _ = writeln!(err, "[{i:>3}/{n}] {}", op.command());
         }
     };
-    let result = rt.block_on(lifecycle::up(lab, text, &mut kernel, progress));
+    let fail_at = std::env::var(lifecycle::FAIL_AT_STEP_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let result = match fail_at {
+        Some(at) => rt.block_on(lifecycle::up(
+            lab,
+            text,
+            &mut FailAt::new(kernel, at),
+            progress,
+        )),
+        None => rt.block_on(lifecycle::up(lab, text, &mut kernel, progress)),
+    };
     if tty && !quiet {
         eprint!("\r\x1b[2K");
     }
     result?;
     if !quiet {
-        eprintln!("lab `{}` is up: {} namespaces, {} steps in {:.2?}", lab.name, lab.nodes.len(), plan(lab).len(), started.elapsed());
+        eprintln!(
+            "lab `{}` is up: {} namespaces, {} steps in {:.2?}",
+            lab.name,
+            lab.nodes.len(),
+            plan(lab).len(),
+            started.elapsed()
+        );
     }
     Ok(())
 }
 
 fn hints(lab: &vxlab::model::Lab) {
-    let first = lab.nodes.iter().find(|n| n.kind == NodeKind::Namespace).or(lab.nodes.first());
+    let first = lab
+        .nodes
+        .iter()
+        .find(|n| n.kind == NodeKind::Namespace)
+        .or(lab.nodes.first());
     println!("Look inside:  sudo vxlab status {}", lab.name);
     if let Some(n) = first {
-        println!("Run in a node: sudo vxlab exec {} {} -- ip addr", lab.name, n.id);
+        println!(
+            "Run in a node: sudo vxlab exec {} {} -- ip addr",
+            lab.name, n.id
+        );
     }
     println!("Remove it:    sudo vxlab down {}", lab.name);
 }
@@ -169,7 +208,11 @@ pub fn down(a: &DownArgs) -> Result<ExitCode> {
     for e in &t.errors {
         eprintln!("vxlab: {e}");
     }
-    Ok(if t.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if t.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// `vxlab exec`
@@ -177,28 +220,55 @@ pub fn exec(a: &ExecArgs) -> Result<ExitCode> {
     require_root("exec")?;
     let ns = netns_name(&a.lab, &a.node);
     if !netns::exists(&ns) {
-        let nodes: Vec<String> = lifecycle::namespaces_of(&a.lab).iter().map(|n| node_of(&a.lab, n)).collect();
+        let nodes: Vec<String> = lifecycle::namespaces_of(&a.lab)
+            .iter()
+            .map(|n| node_of(&a.lab, n))
+            .collect();
         if nodes.is_empty() {
-            bail!("lab `{}` is not up; start it with `vxlab up {}`", a.lab, a.lab);
+            bail!(
+                "lab `{}` is not up; start it with `vxlab up {}`",
+                a.lab,
+                a.lab
+            );
         }
-        bail!("lab `{}` has no node `{}`; its nodes: {}", a.lab, a.node, nodes.join(", "));
+        bail!(
+            "lab `{}` has no node `{}`; its nodes: {}",
+            a.lab,
+            a.node,
+            nodes.join(", ")
+        );
     }
     let argv = a.command.clone();
-    let status = netns::run_in(&ns, move || std::process::Command::new(&argv[0]).args(&argv[1..]).status())
-        .with_context(|| format!("cannot run `{}` in {}", a.command[0], a.node))?;
-    Ok(ExitCode::from(status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(1)))
+    let status = netns::run_in(&ns, move || {
+        std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .status()
+    })
+    .with_context(|| format!("cannot run `{}` in {}", a.command[0], a.node))?;
+    Ok(ExitCode::from(
+        status
+            .code()
+            .and_then(|c| u8::try_from(c).ok())
+            .unwrap_or(1),
+    ))
 }
 
 /// The node id of namespace `ns` of lab `lab`.
 pub fn node_of(lab: &str, ns: &str) -> String {
-    let rest = ns.strip_prefix(&vxlab::model::netns_prefix(lab)).unwrap_or(ns);
+    let rest = ns
+        .strip_prefix(&vxlab::model::netns_prefix(lab))
+        .unwrap_or(ns);
     rest.replacen('.', "/", 1)
 }
 
 /// `vxlab script`
 pub fn script(a: &ScriptArgs) -> Result<ExitCode> {
     let l = load(&a.lab)?;
-    let text = if a.down { down_script(&l.lab) } else { up_script(&l.lab, &plan(&l.lab)) };
+    let text = if a.down {
+        down_script(&l.lab)
+    } else {
+        up_script(&l.lab, &plan(&l.lab))
+    };
     print!("{text}");
     Ok(ExitCode::SUCCESS)
 }
@@ -206,8 +276,15 @@ pub fn script(a: &ScriptArgs) -> Result<ExitCode> {
 /// `vxlab labs`
 pub fn labs() -> Result<ExitCode> {
     for (name, text) in labs::BUILTIN {
-        let title = vxlab::model::Lab::from_source(text).ok().and_then(|l| l.title).unwrap_or_default();
-        let up = if lifecycle::namespaces_of(name).is_empty() { "" } else { "  [up]" };
+        let title = vxlab::model::Lab::from_source(text)
+            .ok()
+            .and_then(|l| l.title)
+            .unwrap_or_default();
+        let up = if lifecycle::namespaces_of(name).is_empty() {
+            ""
+        } else {
+            "  [up]"
+        };
         println!("{name:<18} {title}{up}");
     }
     Ok(ExitCode::SUCCESS)
@@ -229,6 +306,7 @@ pub fn default_lab() -> Result<ExitCode> {
 
 /// `vxlab serve-http`
 pub fn serve_http(a: &ServeHttpArgs) -> Result<ExitCode> {
-    httpd::serve(a.port, &a.text).with_context(|| format!("cannot serve HTTP on port {}", a.port))?;
+    httpd::serve(a.port, &a.text)
+        .with_context(|| format!("cannot serve HTTP on port {}", a.port))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -4,9 +4,9 @@ use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use vxlab::diag::render;
+use vxlab::labs;
 use vxlab::lifecycle;
 use vxlab::model::Lab;
-use vxlab::labs;
 
 /// A scenario, where it came from, and its validated lab.
 pub struct Loaded {
@@ -22,12 +22,18 @@ pub struct Loaded {
 /// printed with file:line:column and make this fail.
 pub fn load(arg: &str) -> Result<Loaded> {
     let (origin, text) = if Path::new(arg).is_file() {
-        (arg.to_string(), std::fs::read_to_string(arg).with_context(|| format!("cannot read {arg}"))?)
+        (
+            arg.to_string(),
+            std::fs::read_to_string(arg).with_context(|| format!("cannot read {arg}"))?,
+        )
     } else if let Some(text) = labs::builtin(arg) {
         (format!("built-in:{arg}"), text.to_string())
     } else {
         let names: Vec<&str> = labs::BUILTIN.iter().map(|(n, _)| *n).collect();
-        bail!("no file or built-in lab named `{arg}`; built-in labs: {}", names.join(", "));
+        bail!(
+            "no file or built-in lab named `{arg}`; built-in labs: {}",
+            names.join(", ")
+        );
     };
     parse(origin, text)
 }
@@ -38,7 +44,11 @@ pub fn parse(origin: String, text: String) -> Result<Loaded> {
         Ok(lab) => Ok(Loaded { origin, text, lab }),
         Err(diags) => {
             eprint!("{}", render(&origin, &text, &diags));
-            bail!("{origin}: {} error{} found; nothing was changed", diags.len(), if diags.len() == 1 { "" } else { "s" })
+            bail!(
+                "{origin}: {} error{} found; nothing was changed",
+                diags.len(),
+                if diags.len() == 1 { "" } else { "s" }
+            )
         }
     }
 }
@@ -55,7 +65,12 @@ pub fn lab_name(arg: &str) -> Result<String> {
 /// The validated lab of a lab that is up, from its record (or its built-in definition).
 pub fn running(name: &str) -> Result<Loaded> {
     if let Ok(text) = lifecycle::recorded_source(name) {
-        return parse(format!("{}/scenario.toml", lifecycle::state_dir(name).display()), text);
+        let mut l = parse(
+            format!("{}/scenario.toml", lifecycle::state_dir(name).display()),
+            text,
+        )?;
+        l.lab = l.lab.renamed(name);
+        return Ok(l);
     }
     load(name).with_context(|| format!("lab `{name}` has no record in {}", lifecycle::STATE_DIR))
 }
@@ -66,7 +81,12 @@ pub fn require_root(what: &str) -> Result<()> {
     const CAP_SYS_ADMIN: u32 = 21;
     let caps = std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("CapEff:").map(|v| u64::from_str_radix(v.trim(), 16))))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("CapEff:")
+                    .map(|v| u64::from_str_radix(v.trim(), 16))
+            })
+        })
         .and_then(Result::ok)
         .unwrap_or(0);
     let has = |c: u32| caps & (1 << c) != 0;

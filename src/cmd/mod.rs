@@ -8,7 +8,7 @@ mod status;
 
 pub use bench::{BenchArgs, bench};
 pub use lab_cmds::{
-    DownArgs, ExecArgs, LintArgs, ScriptArgs, ServeHttpArgs, UpArgs, default_lab, down, exec, labs, lint,
-    script, serve_http, up,
+    DownArgs, ExecArgs, LintArgs, ScriptArgs, ServeHttpArgs, UpArgs, default_lab, down, exec, labs,
+    lint, script, serve_http, up,
 };
 pub use status::{StatusArgs, status};

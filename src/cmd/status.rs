@@ -6,8 +6,8 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
 use vxlab::kernel::connect;
-use vxlab::observe::{Tables, dump};
 use vxlab::lifecycle;
+use vxlab::observe::{Tables, dump};
 
 use super::lab_cmds::{node_of, runtime};
 
@@ -46,9 +46,16 @@ fn read_lab(name: &str) -> Result<LabStatus> {
                 dump(&h).await.map_err(std::io::Error::other)
             })
             .with_context(|| format!("cannot read namespace {ns}"))?;
-        nodes.push(NodeStatus { node: node_of(name, &ns), netns: ns, tables });
+        nodes.push(NodeStatus {
+            node: node_of(name, &ns),
+            netns: ns,
+            tables,
+        });
     }
-    Ok(LabStatus { name: name.to_string(), nodes })
+    Ok(LabStatus {
+        name: name.to_string(),
+        nodes,
+    })
 }
 
 /// `vxlab status`
@@ -59,8 +66,14 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode> {
         None => lifecycle::labs_up(),
     };
     if a.json {
-        let labs = names.iter().map(|n| read_lab(n)).collect::<Result<Vec<_>>>()?;
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "labs": labs }))?);
+        let labs = names
+            .iter()
+            .map(|n| read_lab(n))
+            .collect::<Result<Vec<_>>>()?;
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "labs": labs }))?
+        );
         return Ok(ExitCode::SUCCESS);
     }
     if names.is_empty() {
@@ -84,9 +97,33 @@ pub fn print_lab(name: &str, full: bool) -> Result<()> {
     for n in &s.nodes {
         println!("\n  {}  ({})", n.node, n.netns);
         for l in &n.tables.links {
-            let addrs: Vec<&str> = n.tables.addresses.iter().filter(|a| a.dev == l.name && !a.address.starts_with("fe80")).map(|a| a.address.as_str()).collect();
-            let master = l.master.as_ref().map(|m| format!(" master {m}")).unwrap_or_default();
-            let vx = l.vxlan.as_ref().map(|v| format!(" vni {} dstport {}{}{}", v.vni, v.dstport, if v.proxy { " proxy" } else { "" }, v.remote.map(|r| format!(" remote/group {r}")).unwrap_or_default())).unwrap_or_default();
+            let addrs: Vec<&str> = n
+                .tables
+                .addresses
+                .iter()
+                .filter(|a| a.dev == l.name && !a.address.starts_with("fe80"))
+                .map(|a| a.address.as_str())
+                .collect();
+            let master = l
+                .master
+                .as_ref()
+                .map(|m| format!(" master {m}"))
+                .unwrap_or_default();
+            let vx = l
+                .vxlan
+                .as_ref()
+                .map(|v| {
+                    format!(
+                        " vni {} dstport {}{}{}",
+                        v.vni,
+                        v.dstport,
+                        if v.proxy { " proxy" } else { "" },
+                        v.remote
+                            .map(|r| format!(" remote/group {r}"))
+                            .unwrap_or_default()
+                    )
+                })
+                .unwrap_or_default();
             println!(
                 "    {:<15} {:<7} {:<6} mtu {:<5} {}{master}{vx}  {}",
                 l.name,
@@ -100,15 +137,33 @@ pub fn print_lab(name: &str, full: bool) -> Result<()> {
         if full {
             for r in &n.tables.routes {
                 let via = r.via.map(|v| format!(" via {v}")).unwrap_or_default();
-                let dev = r.dev.as_ref().map(|d| format!(" dev {d}")).unwrap_or_default();
+                let dev = r
+                    .dev
+                    .as_ref()
+                    .map(|d| format!(" dev {d}"))
+                    .unwrap_or_default();
                 println!("    route {}{via}{dev} proto {}", r.to, r.proto);
             }
             for x in &n.tables.neighbours {
-                println!("    neigh {} dev {} lladdr {} {}", x.to, x.dev, x.lladdr.as_deref().unwrap_or("-"), x.state);
+                println!(
+                    "    neigh {} dev {} lladdr {} {}",
+                    x.to,
+                    x.dev,
+                    x.lladdr.as_deref().unwrap_or("-"),
+                    x.state
+                );
             }
-            for f in n.tables.fdb.iter().filter(|f| f.dst.is_some() || f.state == "permanent" && f.self_ && f.dev.starts_with("vx")) {
+            for f in n.tables.fdb.iter().filter(|f| {
+                f.dst.is_some() || f.state == "permanent" && f.self_ && f.dev.starts_with("vx")
+            }) {
                 let dst = f.dst.map(|d| format!(" dst {d}")).unwrap_or_default();
-                println!("    fdb {} dev {}{dst} {} {}", f.mac, f.dev, if f.self_ { "self" } else { "master" }, f.state);
+                println!(
+                    "    fdb {} dev {}{dst} {} {}",
+                    f.mac,
+                    f.dev,
+                    if f.self_ { "self" } else { "master" },
+                    f.state
+                );
             }
         }
     }

@@ -39,17 +39,20 @@ impl Checksum {
     }
 
     /// Adds the pseudo-header used by TCP, UDP and ICMPv6 checksums.
-    pub fn add_pseudo_header(&mut self, src: IpAddr, dst: IpAddr, proto: u8, len: u32) -> &mut Self {
-        match (src, dst) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => {
-                self.add(&s.octets()).add(&d.octets()).add(&[0, proto]);
-                // IPv4 pseudo-header length is 16 bits; longer lengths cannot occur.
-                self.add(&len.to_be_bytes()[2..]);
-            }
-            _ => {
-                self.add(&v6(src).octets()).add(&v6(dst).octets());
-                self.add(&len.to_be_bytes()).add(&[0, 0, 0, proto]);
-            }
+    pub fn add_pseudo_header(
+        &mut self,
+        src: IpAddr,
+        dst: IpAddr,
+        proto: u8,
+        len: u32,
+    ) -> &mut Self {
+        if let (IpAddr::V4(s), IpAddr::V4(d)) = (src, dst) {
+            self.add(&s.octets()).add(&d.octets()).add(&[0, proto]);
+            // The IPv4 pseudo-header length is 16 bits; longer lengths cannot occur.
+            self.add(&len.to_be_bytes()[2..]);
+        } else {
+            self.add(&v6(src).octets()).add(&v6(dst).octets());
+            self.add(&len.to_be_bytes()).add(&[0, 0, 0, proto]);
         }
         self
     }
@@ -106,7 +109,11 @@ mod tests {
         let d: Vec<u8> = (0u8..=40).collect();
         let whole = internet_checksum(&d);
         let mut c = Checksum::new();
-        c.add(&d[..3]).add(&d[3..4]).add(&[]).add(&d[4..17]).add(&d[17..]);
+        c.add(&d[..3])
+            .add(&d[3..4])
+            .add(&[])
+            .add(&d[4..17])
+            .add(&d[17..]);
         assert_eq!(c.finish(), whole);
     }
 

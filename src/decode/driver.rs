@@ -207,41 +207,8 @@ fn parse<'a>(step: Step, data: &'a [u8], opts: &DecodeOptions) -> Result<Parsed<
             // Whatever follows an ARP packet is Ethernet padding.
             Parsed::new(Layer::Arp(h), n, Step::Done)
         }
-        Step::Ipv4 => {
-            let (h, n) = parse_ipv4(data)?;
-            let next = if h.fragment_offset == 0 {
-                Step::for_ip_proto(h.protocol)
-            } else {
-                Step::Payload
-            };
-            // A total length of 0 is what TSO/BIG TCP captures carry: use all the data.
-            let claimed = (h.total_len != 0).then_some(usize::from(h.total_len));
-            Parsed {
-                encap: matches!(next, Step::Ipv4 | Step::Ipv6),
-                claimed,
-                ..Parsed::new(Layer::Ipv4(h), n, next)
-            }
-        }
-        Step::Ipv6 => {
-            let (h, n) = parse_ipv6(data)?;
-            let claimed = (h.payload_len != 0).then_some(IPV6_FIXED_LEN + usize::from(h.payload_len));
-            if claimed.is_some_and(|c| c < n) {
-                return Err(ErrorReason::BadTotalLength {
-                    value: usize::from(h.payload_len),
-                    min: n - IPV6_FIXED_LEN,
-                });
-            }
-            let next = if h.fragment.is_some_and(|f| f.offset != 0) {
-                Step::Payload
-            } else {
-                Step::for_ip_proto(h.protocol)
-            };
-            Parsed {
-                encap: matches!(next, Step::Ipv4 | Step::Ipv6),
-                claimed,
-                ..Parsed::new(Layer::Ipv6(h), n, next)
-            }
-        }
+        Step::Ipv4 => ipv4(data)?,
+        Step::Ipv6 => ipv6(data)?,
         Step::Icmp => {
             let (h, n) = parse_icmp(data)?;
             Parsed::new(Layer::Icmp(h), n, Step::Payload)
@@ -254,23 +221,7 @@ fn parse<'a>(step: Step, data: &'a [u8], opts: &DecodeOptions) -> Result<Parsed<
             let (h, n) = parse_igmp(data)?;
             Parsed::new(Layer::Igmp(h), n, Step::Payload)
         }
-        Step::Udp => {
-            let (h, n) = parse_udp(data)?;
-            let len = usize::from(h.length);
-            // Length 0 is used by IPv6 jumbograms and GSO captures: use all the data.
-            if len != 0 && len < UDP_LEN {
-                return Err(ErrorReason::BadTotalLength {
-                    value: len,
-                    min: UDP_LEN,
-                });
-            }
-            let vxlan = opts.vxlan_ports.contains(&h.dst_port);
-            let next = if vxlan { Step::Vxlan } else { Step::Payload };
-            Parsed {
-                claimed: (len != 0).then_some(len),
-                ..Parsed::new(Layer::Udp(h), n, next)
-            }
-        }
+        Step::Udp => udp(data, opts)?,
         Step::Tcp => {
             let (h, n) = parse_tcp(data)?;
             Parsed::new(Layer::Tcp(h), n, Step::Payload)
@@ -283,6 +234,65 @@ fn parse<'a>(step: Step, data: &'a [u8], opts: &DecodeOptions) -> Result<Parsed<
             }
         }
         Step::Payload | Step::Done => unreachable_step(),
+    })
+}
+
+fn ipv4(data: &[u8]) -> Result<Parsed<'_>, ErrorReason> {
+    let (h, n) = parse_ipv4(data)?;
+    let next = if h.fragment_offset == 0 {
+        Step::for_ip_proto(h.protocol)
+    } else {
+        Step::Payload
+    };
+    // A total length of 0 is what TSO/BIG TCP captures carry: use all the data.
+    let claimed = (h.total_len != 0).then_some(usize::from(h.total_len));
+    Ok(Parsed {
+        encap: matches!(next, Step::Ipv4 | Step::Ipv6),
+        claimed,
+        ..Parsed::new(Layer::Ipv4(h), n, next)
+    })
+}
+
+fn ipv6(data: &[u8]) -> Result<Parsed<'_>, ErrorReason> {
+    let (h, n) = parse_ipv6(data)?;
+    // A payload length of 0 is used by jumbograms and BIG TCP captures: use all the data.
+    let claimed = (h.payload_len != 0).then_some(IPV6_FIXED_LEN + usize::from(h.payload_len));
+    if claimed.is_some_and(|c| c < n) {
+        return Err(ErrorReason::BadTotalLength {
+            value: usize::from(h.payload_len),
+            min: n - IPV6_FIXED_LEN,
+        });
+    }
+    let next = if h.fragment.is_some_and(|f| f.offset != 0) {
+        Step::Payload
+    } else {
+        Step::for_ip_proto(h.protocol)
+    };
+    Ok(Parsed {
+        encap: matches!(next, Step::Ipv4 | Step::Ipv6),
+        claimed,
+        ..Parsed::new(Layer::Ipv6(h), n, next)
+    })
+}
+
+fn udp<'a>(data: &'a [u8], opts: &DecodeOptions) -> Result<Parsed<'a>, ErrorReason> {
+    let (h, n) = parse_udp(data)?;
+    let len = usize::from(h.length);
+    // Length 0 is used by IPv6 jumbograms and GSO captures: use all the data.
+    if len != 0 && len < UDP_LEN {
+        return Err(ErrorReason::BadTotalLength {
+            value: len,
+            min: UDP_LEN,
+        });
+    }
+    let next = if opts.vxlan_ports.contains(&h.dst_port) {
+        Step::Vxlan
+    } else {
+        Step::Payload
+    };
+    Ok(Parsed {
+        claimed: (len != 0).then_some(len),
+        ..Parsed::new(Layer::Udp(h), n, next)
     })
 }
 

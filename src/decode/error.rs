@@ -20,7 +20,11 @@ pub struct DecodeError {
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at offset {}: {}", self.layer, self.offset, self.reason)
+        write!(
+            f,
+            "{} at offset {}: {}",
+            self.layer, self.offset, self.reason
+        )
     }
 }
 

@@ -295,7 +295,10 @@ mod tests {
     fn icmp_echo_and_error() {
         let (e, n) = parse_icmp(&[8, 0, 0xf7, 0xf7, 0, 7, 0, 1, 0xaa]).unwrap();
         assert_eq!(n, 8);
-        assert_eq!((e.id, e.seq, e.type_name()), (Some(7), Some(1), Some("echo request")));
+        assert_eq!(
+            (e.id, e.seq, e.type_name()),
+            (Some(7), Some(1), Some("echo request"))
+        );
         let (u, _) = parse_icmp(&[3, 3, 0, 0, 0, 0, 0, 0]).unwrap();
         assert_eq!((u.id, u.code_name()), (None, Some("port unreachable")));
         assert!(parse_icmp(&[8, 0, 0]).is_err());
@@ -319,7 +322,10 @@ mod tests {
     #[test]
     fn igmp_versions() {
         let (r, n) = parse_igmp(&[0x16, 0, 0, 0, 239, 1, 2, 3]).unwrap();
-        assert_eq!((n, r.version, r.group), (8, 2, Some(Ipv4Addr::new(239, 1, 2, 3))));
+        assert_eq!(
+            (n, r.version, r.group),
+            (8, 2, Some(Ipv4Addr::new(239, 1, 2, 3)))
+        );
         let (q, _) = parse_igmp(&[0x11, 0, 0, 0, 0, 0, 0, 0]).unwrap();
         assert_eq!(q.version, 1);
         let q3 = [0x11, 100, 0, 0, 0, 0, 0, 0, 2, 125, 0, 1, 10, 0, 0, 1];

@@ -82,6 +82,8 @@ impl fmt::Display for IpProto {
 }
 
 /// An IPv4 header, options included.
+// The flag bits are plain booleans, as in the header.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Ipv4<'a> {
     /// Header length in bytes (IHL * 4, 20..=60).
@@ -342,8 +344,8 @@ mod tests {
 
     /// A real IPv4 header (ICMP echo from 10.0.0.4 to 10.0.0.14, id 0x1c46, DF, ttl 64).
     const V4: [u8; 20] = [
-        0x45, 0x00, 0x00, 0x54, 0x1c, 0x46, 0x40, 0x00, 0x40, 0x01, 0x0a, 0x4b, 10, 0, 0, 4, 10,
-        0, 0, 14,
+        0x45, 0x00, 0x00, 0x54, 0x1c, 0x46, 0x40, 0x00, 0x40, 0x01, 0x0a, 0x4b, 10, 0, 0, 4, 10, 0,
+        0, 14,
     ];
 
     fn fix_checksum(h: &mut [u8]) {
@@ -380,7 +382,10 @@ mod tests {
         h[20..].copy_from_slice(&[148, 4, 0, 0]);
         let (ip, n) = parse_ipv4(&h).unwrap();
         assert_eq!(n, 24);
-        assert_eq!(ip.option_iter().collect::<Vec<_>>(), vec![(148, &[0u8, 0][..])]);
+        assert_eq!(
+            ip.option_iter().collect::<Vec<_>>(),
+            vec![(148, &[0u8, 0][..])]
+        );
         assert_eq!(
             parse_ipv4(&h[..22]).unwrap_err(),
             ErrorReason::Truncated {

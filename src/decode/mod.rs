@@ -22,6 +22,9 @@
 //! [`decode_linktype`]. [`Packet::summary`] gives a tcpdump-like line and
 //! [`Packet::inner_key`] a fingerprint for matching one packet across hops.
 
+// Protocol names such as ICMPv6, EtherType and QinQ are not code identifiers.
+#![allow(clippy::doc_markdown)]
+
 mod arp;
 pub mod build;
 mod checksum;

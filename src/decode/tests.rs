@@ -3,8 +3,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::build::{
-    Ipv4Builder, TcpBuilder, arp, ethernet, ethernet_vlan, icmp_echo, icmp_echo_frame,
-    icmpv6_echo, igmp, ipv6, mac_for, udp, vxlan_frame,
+    Ipv4Builder, TcpBuilder, arp, ethernet, ethernet_vlan, icmp_echo, icmp_echo_frame, icmpv6_echo,
+    igmp, ipv6, mac_for, udp, vxlan_frame,
 };
 use super::*;
 
@@ -39,12 +39,19 @@ fn icmp_echo_literal_frame() {
     let ip = p.ipv4().unwrap();
     assert!(ip.checksum_valid);
     assert_eq!((ip.id, ip.ttl, ip.total_len), (0x1c46, 64, 32));
-    assert_eq!(p.payload(), Some(&b"abcd"[..]), "Ethernet padding is not payload");
+    assert_eq!(
+        p.payload(),
+        Some(&b"abcd"[..]),
+        "Ethernet padding is not payload"
+    );
     assert_eq!(
         p.spans,
         [
             Span { offset: 0, len: 14 },
-            Span { offset: 14, len: 20 },
+            Span {
+                offset: 14,
+                len: 20
+            },
             Span { offset: 34, len: 8 },
             Span { offset: 42, len: 4 },
         ]
@@ -112,7 +119,9 @@ fn vxlan_with_inner_icmp() {
     assert_eq!(p.error, None);
     assert_eq!(
         names(&p),
-        ["Ethernet", "IPv4", "UDP", "VXLAN", "Ethernet", "IPv4", "ICMP", "Payload"]
+        [
+            "Ethernet", "IPv4", "UDP", "VXLAN", "Ethernet", "IPv4", "ICMP", "Payload"
+        ]
     );
     assert_eq!(p.vxlan().unwrap().vni, 100);
     assert!(p.vxlan().unwrap().vni_valid);
@@ -127,8 +136,13 @@ fn vxlan_with_inner_icmp() {
          10.0.0.4 > 10.0.0.14: ICMP echo request id 7 seq 1 ttl 64"
     );
     let key = p.inner_key().unwrap();
-    let plain = decode(&inner_icmp(), &opts());
-    assert_eq!(Some(key), plain.inner_key(), "encapsulation keeps the inner key");
+    let inner = inner_icmp();
+    let plain = decode(&inner, &opts());
+    assert_eq!(
+        Some(key),
+        plain.inner_key(),
+        "encapsulation keeps the inner key"
+    );
     assert_eq!(key.src, std::net::IpAddr::from(A));
     assert_eq!(key.payload_len, 12);
 }
@@ -157,7 +171,8 @@ fn vxlan_with_inner_arp_on_8472() {
     assert_eq!(names(&p), ["Ethernet", "IPv4", "UDP", "Payload"]);
     // A reply.
     let rep = arp(2, mac_for(B), B, mac_for(A), A);
-    let p = decode(&ethernet(mac_for(A), mac_for(B), EtherType::ARP, &rep), &opts());
+    let f = ethernet(mac_for(A), mac_for(B), EtherType::ARP, &rep);
+    let p = decode(&f, &opts());
     assert_eq!(p.summary(), "ARP 10.0.0.14 is-at 02:42:0a:00:00:0e");
 }
 
@@ -169,7 +184,10 @@ fn vxlan_truncated_inside() {
     assert_eq!(names(&p), ["Ethernet", "IPv4", "UDP", "VXLAN", "Ethernet"]);
     let e = p.error.clone().unwrap();
     assert_eq!((e.layer, e.offset), ("IPv4", 64));
-    assert!(p.summary().ends_with("[IPv4 at offset 64: truncated: need 20 bytes, have 6]"));
+    assert!(
+        p.summary()
+            .ends_with("[IPv4 at offset 64: truncated: need 20 bytes, have 6]")
+    );
 }
 
 #[test]
@@ -200,7 +218,9 @@ fn vlan_and_qinq() {
     let p = decode(&f, &opts());
     assert_eq!(p.error, None);
     assert_eq!(names(&p), ["Ethernet", "VLAN", "VLAN", "IPv4", "ICMP"]);
-    let Layer::Vlan(outer) = &p.layers[1] else { panic!() };
+    let Layer::Vlan(outer) = &p.layers[1] else {
+        panic!()
+    };
     assert_eq!((outer.tpid, outer.vid), (EtherType::QINQ, 10));
     assert_eq!(
         p.summary(),
@@ -242,7 +262,10 @@ fn udp_plain_and_bad_length() {
     let f = ethernet(mac_for(B), mac_for(A), EtherType::IPV4, &ip);
     let p = decode(&f, &opts());
     assert_eq!(p.payload(), Some(&b"hello"[..]));
-    assert_eq!(p.summary(), "10.0.0.4:5000 > 10.0.0.14:53: UDP len 5 ttl 64");
+    assert_eq!(
+        p.summary(),
+        "10.0.0.4:5000 > 10.0.0.14:53: UDP len 5 ttl 64"
+    );
     let mut bad = f.clone();
     bad[14 + 20 + 5] = 3; // UDP length 3
     let e = decode(&bad, &opts()).error.unwrap();
@@ -252,12 +275,14 @@ fn udp_plain_and_bad_length() {
 
 #[test]
 fn ipv6_icmpv6_echo() {
-    let (s, d): (Ipv6Addr, Ipv6Addr) = ("fd00::4".parse().unwrap(), "fd00::e".parse().unwrap());
+    let src: Ipv6Addr = "fd00::4".parse().unwrap();
+    let dst: Ipv6Addr = "fd00::e".parse().unwrap();
+    let echo = icmpv6_echo(src, dst, true, 9, 2, b"x");
     let f = ethernet(
         mac_for(B),
         mac_for(A),
         EtherType::IPV6,
-        &ipv6(s, d, IpProto::ICMPV6, 64, &icmpv6_echo(s, d, true, 9, 2, b"x")),
+        &ipv6(src, dst, IpProto::ICMPV6, 64, &echo),
     );
     let p = decode(&f, &opts());
     assert_eq!(p.error, None);
@@ -297,7 +322,8 @@ fn igmp_report() {
 fn ipip_and_fragments() {
     let inner = Ipv4Builder::new(A, B, IpProto::ICMP).build(&icmp_echo(true, 1, 1, b""));
     let outer = Ipv4Builder::new(HOST_A, HOST_B, IpProto::IPIP).build(&inner);
-    let p = decode(&ethernet(mac_for(B), mac_for(A), EtherType::IPV4, &outer), &opts());
+    let f = ethernet(mac_for(B), mac_for(A), EtherType::IPV4, &outer);
+    let p = decode(&f, &opts());
     assert_eq!(names(&p), ["Ethernet", "IPv4", "IPv4", "ICMP"]);
     assert_eq!(p.ipv4().unwrap().src, A);
     assert_eq!(
@@ -341,7 +367,12 @@ fn linktypes() {
 
 #[test]
 fn unknown_ethertype_and_json() {
-    let f = ethernet(MacAddr::BROADCAST, mac_for(A), EtherType(0x88cc), &[1, 2, 3]);
+    let f = ethernet(
+        MacAddr::BROADCAST,
+        mac_for(A),
+        EtherType(0x88cc),
+        &[1, 2, 3],
+    );
     let p = decode(&f, &opts());
     assert_eq!(names(&p), ["Ethernet", "Payload"]);
     assert_eq!(

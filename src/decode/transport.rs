@@ -98,7 +98,7 @@ impl std::ops::BitOr for TcpFlags {
 
 impl fmt::Display for TcpFlags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0 & 0x1ff == 0 {
+        if !Self::TABLE.iter().any(|(flag, _, _)| self.contains(*flag)) {
             return f.write_str("[none]");
         }
         f.write_str("[")?;
@@ -138,19 +138,21 @@ pub struct TcpOptions {
 
 impl TcpOptions {
     fn parse(raw: &[u8]) -> Self {
-        let mut o = Self::default();
+        let mut opts = Self::default();
         for (kind, data) in TlvOptions(raw) {
             match (kind, data) {
-                (2, &[a, b]) => o.mss = Some(be16(a, b)),
-                (3, &[s]) => o.window_scale = Some(s),
-                (4, []) => o.sack_permitted = true,
-                (8, &[a, b, c, d, e, f, g, h]) => {
-                    o.timestamps = Some((be32([a, b, c, d]), be32([e, f, g, h])));
+                (2, &[hi, lo]) => opts.mss = Some(be16(hi, lo)),
+                (3, &[shift]) => opts.window_scale = Some(shift),
+                (4, []) => opts.sack_permitted = true,
+                (8, ts) if ts.len() == 8 => {
+                    if let (Some(&val), Some(&ecr)) = (ts.first_chunk(), ts.last_chunk()) {
+                        opts.timestamps = Some((be32(val), be32(ecr)));
+                    }
                 }
                 _ => {}
             }
         }
-        o
+        opts
     }
 }
 
@@ -230,7 +232,10 @@ mod tests {
     fn udp_header() {
         let (u, n) = parse_udp(&[0xc8, 0x22, 0x12, 0xb5, 0, 58, 0xab, 0xcd, 9]).unwrap();
         assert_eq!(n, 8);
-        assert_eq!((u.src_port, u.dst_port, u.length, u.checksum), (51234, 4789, 58, 0xabcd));
+        assert_eq!(
+            (u.src_port, u.dst_port, u.length, u.checksum),
+            (51234, 4789, 58, 0xabcd)
+        );
         assert!(parse_udp(&[0; 7]).is_err());
     }
 

@@ -7,7 +7,7 @@ mod recorder;
 
 pub use conn::connect;
 pub use netlink::{Netlink, teardown};
-pub use recorder::Recorder;
+pub use recorder::{FailAt, Recorder};
 
 use std::future::Future;
 
@@ -30,8 +30,8 @@ pub enum KernelError {
         /// Device name.
         dev: String,
     },
-    /// Injected by the `VXLAB_FAIL_AT_STEP` test hook.
-    #[error("failure injected at this step (VXLAB_FAIL_AT_STEP)")]
+    /// Injected by [`FailAt`] (the `VXLAB_FAIL_AT_STEP` test hook).
+    #[error("failure injected at this step (test hook)")]
     Injected,
 }
 

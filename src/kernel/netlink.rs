@@ -8,7 +8,9 @@ use std::time::Duration;
 use futures::TryStreamExt;
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
 use rtnetlink::packet_route::neighbour::{NeighbourFlags, NeighbourMessage, NeighbourState};
-use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, LinkVxlan, RouteMessageBuilder};
+use rtnetlink::{
+    Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, LinkVxlan, RouteMessageBuilder,
+};
 
 use super::{Kernel, KernelError, Teardown, connect};
 use crate::model::netns_prefix;
@@ -21,6 +23,8 @@ pub struct Netlink {
     handles: HashMap<String, Handle>,
     /// Directory for process logs; processes log to /dev/null without it.
     pub log_dir: Option<std::path::PathBuf>,
+    /// The vxlab executable that runs built-in programs (default: this one).
+    pub exe: Option<std::path::PathBuf>,
 }
 
 impl Netlink {
@@ -44,9 +48,10 @@ impl Netlink {
         let mut links = h.link().get().match_name(dev).execute();
         match links.try_next().await {
             Ok(Some(msg)) => Ok(msg.header.index),
-            Ok(None) | Err(rtnetlink::Error::NetlinkError(_)) => {
-                Err(KernelError::NoDevice { netns: ns.to_string(), dev: dev.to_string() })
-            }
+            Ok(None) | Err(rtnetlink::Error::NetlinkError(_)) => Err(KernelError::NoDevice {
+                netns: ns.to_string(),
+                dev: dev.to_string(),
+            }),
             Err(e) => Err(e.into()),
         }
     }
@@ -65,7 +70,15 @@ impl Netlink {
                 }
                 self.handle(&ns)?.link().add(b.build()).execute().await?;
             }
-            Op::AddVeth { name, mac, peer_netns, peer, peer_mac, mtu, .. } => {
+            Op::AddVeth {
+                name,
+                mac,
+                peer_netns,
+                peer,
+                peer_mac,
+                mtu,
+                ..
+            } => {
                 let target = netns::open(peer_netns)?;
                 let mut p = LinkMessageBuilder::<LinkUnspec>::new()
                     .name(peer.clone())
@@ -82,8 +95,24 @@ impl Netlink {
                 self.handle(&ns)?.link().add(v.build()).execute().await?;
                 drop(target);
             }
-            Op::AddVxlan { name, mac, mtu, vni, dstport, local, remote, group, dev, proxy, learning, .. } => {
-                let mut v = LinkVxlan::new(name, *vni).address(mac.0.to_vec()).proxy(*proxy).learning(*learning);
+            Op::AddVxlan {
+                name,
+                mac,
+                mtu,
+                vni,
+                dstport,
+                local,
+                remote,
+                group,
+                dev,
+                proxy,
+                learning,
+                ..
+            } => {
+                let mut v = LinkVxlan::new(name, *vni)
+                    .address(mac.0.to_vec())
+                    .proxy(*proxy)
+                    .learning(*learning);
                 if let Some(p) = dstport {
                     v = v.port(*p);
                 }
@@ -109,7 +138,9 @@ impl Netlink {
             }
             Op::MoveLink { name, to, .. } => {
                 let target = netns::open(to)?;
-                let msg = LinkUnspec::new_with_name(name).setns_by_fd(target.as_raw_fd()).build();
+                let msg = LinkUnspec::new_with_name(name)
+                    .setns_by_fd(target.as_raw_fd())
+                    .build();
                 self.handle(&ns)?.link().set(msg).execute().await?;
             }
             Op::SetMaster { dev, master, .. } => {
@@ -120,18 +151,30 @@ impl Netlink {
             Op::Sysctl { key, value, .. } => netns::write_sysctl(&ns, key, value)?,
             Op::AddAddress { dev, address, .. } => {
                 let i = self.index(&ns, dev).await?;
-                self.handle(&ns)?.address().add(i, address.addr(), address.prefix_len()).execute().await?;
+                self.handle(&ns)?
+                    .address()
+                    .add(i, address.addr(), address.prefix_len())
+                    .execute()
+                    .await?;
             }
             Op::LinkUp { dev, .. } => {
                 let msg = LinkUnspec::new_with_name(dev).up().build();
                 self.handle(&ns)?.link().set(msg).execute().await?;
             }
-            Op::AddRoute { to, via, dev, metric, .. } => {
+            Op::AddRoute {
+                to,
+                via,
+                dev,
+                metric,
+                ..
+            } => {
                 let mut r = RouteMessageBuilder::<IpAddr>::new()
                     .destination_prefix(to.network(), to.prefix_len())
                     .map_err(|e| std::io::Error::other(e.to_string()))?;
                 if let Some(g) = via {
-                    r = r.gateway(*g).map_err(|e| std::io::Error::other(e.to_string()))?;
+                    r = r
+                        .gateway(*g)
+                        .map_err(|e| std::io::Error::other(e.to_string()))?;
                 }
                 if let Some(d) = dev {
                     r = r.output_interface(self.index(&ns, d).await?);
@@ -141,7 +184,9 @@ impl Netlink {
                 }
                 self.handle(&ns)?.route().add(r.build()).execute().await?;
             }
-            Op::AddNeigh { dev, to, lladdr, .. } => {
+            Op::AddNeigh {
+                dev, to, lladdr, ..
+            } => {
                 let i = self.index(&ns, dev).await?;
                 self.handle(&ns)?
                     .neighbours()
@@ -151,10 +196,24 @@ impl Netlink {
                     .execute()
                     .await?;
             }
-            Op::AddFdb { dev, mac, dst, self_, .. } => {
+            Op::AddFdb {
+                dev,
+                mac,
+                dst,
+                self_,
+                ..
+            } => {
                 let i = self.index(&ns, dev).await?;
-                let flags = if *self_ { NeighbourFlags::Own } else { NeighbourFlags::Controller };
-                let mut req = self.handle(&ns)?.neighbours().add_bridge(i, &mac.0).flags(flags);
+                let flags = if *self_ {
+                    NeighbourFlags::Own
+                } else {
+                    NeighbourFlags::Controller
+                };
+                let mut req = self
+                    .handle(&ns)?
+                    .neighbours()
+                    .add_bridge(i, &mac.0)
+                    .flags(flags);
                 if let Some(d) = dst {
                     req = req.destination(*d);
                 }
@@ -169,9 +228,16 @@ impl Netlink {
             Op::Spawn { program, .. } => {
                 let log = self.log_dir.as_ref().map_or_else(
                     || std::path::PathBuf::from("/dev/null"),
-                    |d| d.join(format!("{ns}.{}.log", crate::plan::script::argv(program).join("_").replace('/', "_"))),
+                    |d| {
+                        d.join(format!(
+                            "{ns}.{}.log",
+                            crate::plan::script::argv(program)
+                                .join("_")
+                                .replace('/', "_")
+                        ))
+                    },
                 );
-                process::spawn(&ns, program, &log)?;
+                process::spawn(&ns, program, &log, self.exe.as_deref())?;
             }
         }
         Ok(())
@@ -179,7 +245,9 @@ impl Netlink {
 }
 
 async fn append(mut handle: Handle, msg: NeighbourMessage) -> Result<(), rtnetlink::Error> {
-    use rtnetlink::packet_core::{NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload};
+    use rtnetlink::packet_core::{
+        NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST, NetlinkMessage, NetlinkPayload,
+    };
     use rtnetlink::packet_route::RouteNetlinkMessage;
     let mut req = NetlinkMessage::from(RouteNetlinkMessage::NewNeighbour(msg));
     req.header.flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND;
@@ -198,7 +266,8 @@ impl Kernel for Netlink {
     }
 
     async fn teardown(&mut self, lab: &str) -> Teardown {
-        self.handles.retain(|ns, _| !ns.starts_with(&netns_prefix(lab)));
+        self.handles
+            .retain(|ns, _| !ns.starts_with(&netns_prefix(lab)));
         teardown(lab)
     }
 }
@@ -208,7 +277,10 @@ impl Kernel for Netlink {
 pub fn teardown(lab: &str) -> Teardown {
     let prefix = netns_prefix(lab);
     let mut t = Teardown::default();
-    let names: Vec<String> = netns::list().into_iter().filter(|n| n.starts_with(&prefix)).collect();
+    let names: Vec<String> = netns::list()
+        .into_iter()
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
     for ns in &names {
         t.processes += process::stop_all(ns, Duration::from_millis(500));
     }

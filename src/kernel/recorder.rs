@@ -1,4 +1,5 @@
-//! A fake kernel that records operations, for testing the lifecycle without root.
+//! Test doubles: a fake kernel that records operations, and a wrapper that makes a real
+//! one fail at a chosen step (failure injection).
 
 use super::{Kernel, KernelError, Teardown};
 use crate::plan::Op;
@@ -26,5 +27,36 @@ impl Kernel for Recorder {
     async fn teardown(&mut self, lab: &str) -> Teardown {
         self.torn_down.push(lab.to_string());
         Teardown::default()
+    }
+}
+
+/// Wraps a kernel and fails its `at`-th operation (1-based), to test rollback.
+#[derive(Debug)]
+pub struct FailAt<K> {
+    /// The kernel doing the work.
+    pub inner: K,
+    /// Operation number that fails.
+    pub at: usize,
+    seen: usize,
+}
+
+impl<K> FailAt<K> {
+    /// Fails operation `at` (1-based) of `inner`.
+    pub fn new(inner: K, at: usize) -> Self {
+        Self { inner, at, seen: 0 }
+    }
+}
+
+impl<K: Kernel> Kernel for FailAt<K> {
+    async fn apply(&mut self, op: &Op) -> Result<(), KernelError> {
+        self.seen += 1;
+        if self.seen == self.at {
+            return Err(KernelError::Injected);
+        }
+        self.inner.apply(op).await
+    }
+
+    async fn teardown(&mut self, lab: &str) -> Teardown {
+        self.inner.teardown(lab).await
     }
 }

@@ -242,6 +242,12 @@ pub struct Process {
     pub program: Program,
 }
 
+/// Checks a lab name: letters, digits, `_` and `-`, at most 24 bytes (it is part of every
+/// namespace name of the lab).
+pub fn check_lab_name(name: &str) -> Result<(), String> {
+    names::check_word(name, 24)
+}
+
 impl Lab {
     /// Validates a parsed scenario. On error, every problem found is returned, each
     /// anchored to the offending text.
@@ -252,6 +258,17 @@ impl Lab {
     /// Parses and validates scenario source text.
     pub fn from_source(source: &str) -> Result<Self, Vec<Diagnostic>> {
         Self::from_scenario(&scenario::parse(source)?)
+    }
+
+    /// The same lab under another name: its namespaces are renamed to match, so several
+    /// copies of one scenario can be up at once (e.g. one per student, or per test).
+    #[must_use]
+    pub fn renamed(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        for n in &mut self.nodes {
+            n.netns = netns_name(name, &n.id);
+        }
+        self
     }
 
     /// The node with this id.

@@ -21,7 +21,10 @@ pub struct IfRef {
 impl IfRef {
     /// An interface reference.
     pub fn new(node: impl Into<String>, name: impl Into<String>) -> Self {
-        Self { node: node.into(), name: name.into() }
+        Self {
+            node: node.into(),
+            name: name.into(),
+        }
     }
 }
 
@@ -109,12 +112,18 @@ pub fn check_ifname(name: &str) -> Result<(), String> {
         return Err("it is empty".into());
     }
     if name.len() > IFNAME_MAX {
-        return Err(format!("it is {} bytes long; the kernel allows at most {IFNAME_MAX}", name.len()));
+        return Err(format!(
+            "it is {} bytes long; the kernel allows at most {IFNAME_MAX}",
+            name.len()
+        ));
     }
     if name == "." || name == ".." {
         return Err("`.` and `..` are reserved".into());
     }
-    if let Some(c) = name.chars().find(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | ':' | '@' | '%')) {
+    if let Some(c) = name
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | ':' | '@' | '%'))
+    {
         return Err(format!("it contains {c:?}"));
     }
     Ok(())
@@ -126,10 +135,18 @@ pub fn check_word(name: &str, max: usize) -> Result<(), String> {
         return Err("it is empty".into());
     }
     if name.len() > max {
-        return Err(format!("it is {} bytes long; at most {max} are allowed", name.len()));
+        return Err(format!(
+            "it is {} bytes long; at most {max} are allowed",
+            name.len()
+        ));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))) {
-        return Err(format!("it contains {c:?}; use letters, digits, `_` and `-`"));
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-')))
+    {
+        return Err(format!(
+            "it contains {c:?}; use letters, digits, `_` and `-`"
+        ));
     }
     Ok(())
 }
@@ -152,7 +169,13 @@ mod tests {
     fn macs_parse_and_print() {
         let m: Mac = "02:42:AC:11:0:2".parse().unwrap();
         assert_eq!(m.to_string(), "02:42:ac:11:00:02");
-        for bad in ["", "02:42:ac:11:00", "02:42:ac:11:00:02:03", "zz:42:ac:11:00:02", "002:42:ac:11:00:02"] {
+        for bad in [
+            "",
+            "02:42:ac:11:00",
+            "02:42:ac:11:00:02:03",
+            "zz:42:ac:11:00:02",
+            "002:42:ac:11:00:02",
+        ] {
             assert!(bad.parse::<Mac>().is_err(), "{bad}");
         }
     }
@@ -177,7 +200,10 @@ mod tests {
 
     #[test]
     fn namespaces_carry_the_lab_name() {
-        assert_eq!(netns_name("docker-overlay", "hostA/sandbox_1"), "vx.docker-overlay.hostA.sandbox_1");
+        assert_eq!(
+            netns_name("docker-overlay", "hostA/sandbox_1"),
+            "vx.docker-overlay.hostA.sandbox_1"
+        );
         assert_eq!(netns_name("l", "hostA"), "vx.l.hostA");
     }
 }

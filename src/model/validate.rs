@@ -10,8 +10,8 @@ use toml::Spanned;
 
 use super::names::{check_ifname, check_word, netns_name};
 use super::{
-    Address, Bridge, Fdb, IfRef, Lab, Mac, Neigh, Node, NodeKind, Origin, Process, Program,
-    Route, Sysctl, Veth, Vxlan,
+    Address, Bridge, Fdb, IfRef, Lab, Mac, Neigh, Node, NodeKind, Origin, Process, Program, Route,
+    Sysctl, Veth, Vxlan,
 };
 use crate::diag::Diagnostic;
 use crate::scenario::{Scenario, Text};
@@ -43,7 +43,10 @@ pub(super) fn validate(s: &Scenario) -> Result<Lab, Vec<Diagnostic>> {
         masters: HashMap::new(),
     };
     if let Err(why) = check_word(&c.lab, 24) {
-        c.err(s.lab.name.span(), format!("`{}` is not a valid lab name: {why}", c.lab));
+        c.err(
+            s.lab.name.span(),
+            format!("`{}` is not a valid lab name: {why}", c.lab),
+        );
     }
     let mut lab = Lab {
         name: c.lab.clone(),
@@ -85,7 +88,10 @@ pub(super) fn validate(s: &Scenario) -> Result<Lab, Vec<Diagnostic>> {
 fn mtu(m: Option<&Spanned<u32>>, c: &mut Checker) -> Option<u32> {
     let m = m?;
     if !(68..=65535).contains(m.get_ref()) {
-        c.err(m.span(), format!("MTU {} is outside 68..=65535", m.get_ref()));
+        c.err(
+            m.span(),
+            format!("MTU {} is outside 68..=65535", m.get_ref()),
+        );
     }
     Some(*m.get_ref())
 }
@@ -101,7 +107,12 @@ impl Checker {
 
     fn add_node(&mut self, id: String, kind: NodeKind, lo_up: bool) {
         let netns = netns_name(&self.lab, &id);
-        self.nodes.push(Node { id, netns, kind, lo_up });
+        self.nodes.push(Node {
+            id,
+            netns,
+            kind,
+            lo_up,
+        });
     }
 
     fn has_node(&self, id: &str) -> bool {
@@ -112,9 +123,15 @@ impl Checker {
         for h in &s.hosts {
             let name = h.name.get_ref();
             if let Err(why) = check_word(name, 15) {
-                self.err(h.name.span(), format!("`{name}` is not a valid host name: {why}"));
+                self.err(
+                    h.name.span(),
+                    format!("`{name}` is not a valid host name: {why}"),
+                );
             } else if name == UNDERLAY_NODE {
-                self.err(h.name.span(), "`underlay` is reserved for the switch joining the hosts");
+                self.err(
+                    h.name.span(),
+                    "`underlay` is reserved for the switch joining the hosts",
+                );
             } else if self.has_node(name) {
                 self.err(h.name.span(), format!("host `{name}` is declared twice"));
             } else {
@@ -132,7 +149,10 @@ impl Checker {
                 continue;
             };
             if let Err(why) = check_word(inner, 32) {
-                self.err(n.name.span(), format!("`{inner}` is not a valid namespace name: {why}"));
+                self.err(
+                    n.name.span(),
+                    format!("`{inner}` is not a valid namespace name: {why}"),
+                );
             } else if !s.hosts.iter().any(|h| h.name.get_ref() == host) {
                 self.err_help(
                     n.name.span(),
@@ -167,16 +187,25 @@ impl Checker {
         let Some((node, name)) = t.get_ref().rsplit_once(':') else {
             self.err_help(
                 t.span(),
-                format!("`{}` does not say which node the interface is in", t.get_ref()),
+                format!(
+                    "`{}` does not say which node the interface is in",
+                    t.get_ref()
+                ),
                 "write interfaces as NODE:IFNAME, e.g. hostA/container:eth0",
             );
             return None;
         };
         if let Err(why) = check_ifname(name) {
-            self.err(t.span(), format!("`{name}` is not a valid interface name: {why}"));
+            self.err(
+                t.span(),
+                format!("`{name}` is not a valid interface name: {why}"),
+            );
             return None;
         }
-        let node_t = Spanned::new(t.span().start..t.span().start + node.len(), node.to_string());
+        let node_t = Spanned::new(
+            t.span().start..t.span().start + node.len(),
+            node.to_string(),
+        );
         let node = self.node_ref(&node_t)?;
         Some(IfRef::new(node, name))
     }
@@ -184,7 +213,10 @@ impl Checker {
     /// Registers a new interface, refusing duplicates.
     fn declare(&mut self, r: &IfRef, kind: IfKind, mac: Mac, span: Range<usize>) -> bool {
         if r.name == "lo" || self.ifaces.contains_key(r) {
-            self.err(span, format!("interface `{}` already exists in `{}`", r.name, r.node));
+            self.err(
+                span,
+                format!("interface `{}` already exists in `{}`", r.name, r.node),
+            );
             return false;
         }
         self.ifaces.insert(r.clone(), (kind, mac));
@@ -197,7 +229,10 @@ impl Checker {
         if let Some(&(kind, _)) = self.ifaces.get(&r) {
             Some((r, kind))
         } else {
-            self.err(t.span(), format!("there is no interface `{}` in `{}`", r.name, r.node));
+            self.err(
+                t.span(),
+                format!("there is no interface `{}` in `{}`", r.name, r.node),
+            );
             None
         }
     }
@@ -212,7 +247,10 @@ impl Checker {
                 }
                 Ok(m) => m,
                 Err(()) => {
-                    self.err(t.span(), format!("`{}` is not a MAC address (aa:bb:cc:dd:ee:ff)", t.get_ref()));
+                    self.err(
+                        t.span(),
+                        format!("`{}` is not a MAC address (aa:bb:cc:dd:ee:ff)", t.get_ref()),
+                    );
                     Mac([0; 6])
                 }
             },
@@ -263,18 +301,29 @@ impl Checker {
 
     fn underlay(&mut self, s: &Scenario, lab: &mut Lab) {
         let u = &s.underlay;
-        let dev = u.dev.as_ref().map_or_else(|| "eth0".to_string(), |d| d.get_ref().clone());
+        let dev = u
+            .dev
+            .as_ref()
+            .map_or_else(|| "eth0".to_string(), |d| d.get_ref().clone());
         if let (Some(t), Err(why)) = (&u.dev, check_ifname(&dev)) {
-            self.err(t.span(), format!("`{dev}` is not a valid interface name: {why}"));
+            self.err(
+                t.span(),
+                format!("`{dev}` is not a valid interface name: {why}"),
+            );
         }
         let mtu = mtu(u.mtu.as_ref(), self);
         let mut subnets: Vec<(Ipv4Net, Ipv4Addr)> = Vec::new();
         for sn in &u.subnets {
-            let (Some(IpNet::V4(net)), Some(IpAddr::V4(router))) = (self.cidr(&sn.cidr), self.ip(&sn.router)) else {
+            let (Some(IpNet::V4(net)), Some(IpAddr::V4(router))) =
+                (self.cidr(&sn.cidr), self.ip(&sn.router))
+            else {
                 continue;
             };
             if net.network() != net.addr() {
-                self.err(sn.cidr.span(), format!("`{net}` has host bits set; write {}", net.trunc()));
+                self.err(
+                    sn.cidr.span(),
+                    format!("`{net}` has host bits set; write {}", net.trunc()),
+                );
             } else if !net.contains(&router) {
                 self.err(sn.router.span(), format!("router {router} is not in {net}"));
             } else {
@@ -293,7 +342,10 @@ impl Checker {
                     };
                     match seg {
                         Some(i) => members.push((h.name.get_ref().clone(), a, i)),
-                        None => self.err(t.span(), format!("{a} is in none of the [[underlay.subnet]]s")),
+                        None => self.err(
+                            t.span(),
+                            format!("{a} is in none of the [[underlay.subnet]]s"),
+                        ),
                     }
                 }
                 Some(IpNet::V6(_)) => self.err(t.span(), "the underlay is IPv4"),
@@ -309,7 +361,11 @@ impl Checker {
                 let span = s
                     .hosts
                     .iter()
-                    .find_map(|h| h.underlay.as_ref().filter(|t| t.get_ref() == &a.to_string()))
+                    .find_map(|h| {
+                        h.underlay
+                            .as_ref()
+                            .filter(|t| t.get_ref() == &a.to_string())
+                    })
                     .map_or(0..0, Spanned::span);
                 self.err_help(
                     span,
@@ -322,14 +378,35 @@ impl Checker {
         self.add_node(UNDERLAY_NODE.into(), NodeKind::Underlay, true);
         let switches = subnets.len().max(1);
         for i in 0..switches {
-            let dev = IfRef::new(UNDERLAY_NODE, if switches == 1 { "switch".to_string() } else { format!("switch{i}") });
+            let dev = IfRef::new(
+                UNDERLAY_NODE,
+                if switches == 1 {
+                    "switch".to_string()
+                } else {
+                    format!("switch{i}")
+                },
+            );
             let mac = Mac::derived(&format!("{}/{dev}", self.lab));
             self.ifaces.insert(dev.clone(), (IfKind::Bridge, mac));
-            let ports = members.iter().filter(|m| m.2 == i).map(|m| m.0.clone()).collect();
-            lab.bridges.push(Bridge { dev: dev.clone(), ports, mac, mtu, origin: Origin::Underlay });
+            let ports = members
+                .iter()
+                .filter(|m| m.2 == i)
+                .map(|m| m.0.clone())
+                .collect();
+            lab.bridges.push(Bridge {
+                dev: dev.clone(),
+                ports,
+                mac,
+                mtu,
+                origin: Origin::Underlay,
+            });
             if let Some(&(net, router)) = subnets.get(i) {
                 let address = IpNet::V4(Ipv4Net::new(router, net.prefix_len()).unwrap_or(net));
-                lab.addresses.push(Address { dev, address, origin: Origin::Underlay });
+                lab.addresses.push(Address {
+                    dev,
+                    address,
+                    origin: Origin::Underlay,
+                });
             }
         }
         if !subnets.is_empty() {
@@ -343,12 +420,26 @@ impl Checker {
         for (host, addr, seg) in &members {
             let a = IfRef::new(host.clone(), dev.clone());
             let b = IfRef::new(UNDERLAY_NODE, host.clone());
-            let (a_mac, b_mac) = (Mac::derived(&format!("{}/{a}", self.lab)), Mac::derived(&format!("{}/{b}", self.lab)));
+            let (a_mac, b_mac) = (
+                Mac::derived(&format!("{}/{a}", self.lab)),
+                Mac::derived(&format!("{}/{b}", self.lab)),
+            );
             self.ifaces.insert(a.clone(), (IfKind::Veth, a_mac));
             self.ifaces.insert(b.clone(), (IfKind::Veth, b_mac));
             self.masters.insert(b.clone(), format!("switch{seg}"));
-            lab.addresses.push(Address { dev: a.clone(), address: IpNet::V4(*addr), origin: Origin::Underlay });
-            lab.veths.push(Veth { a, b, a_mac, b_mac, mtu, origin: Origin::Underlay });
+            lab.addresses.push(Address {
+                dev: a.clone(),
+                address: IpNet::V4(*addr),
+                origin: Origin::Underlay,
+            });
+            lab.veths.push(Veth {
+                a,
+                b,
+                a_mac,
+                b_mac,
+                mtu,
+                origin: Origin::Underlay,
+            });
             for (j, (net, _)) in subnets.iter().enumerate() {
                 if j != *seg {
                     lab.routes.push(Route {
@@ -366,43 +457,71 @@ impl Checker {
 
     fn veths(&mut self, s: &Scenario, lab: &mut Lab) {
         for v in &s.veths {
-            let (Some(a), Some(b)) = (self.if_ref(&v.name), self.if_ref(&v.peer)) else { continue };
+            let (Some(a), Some(b)) = (self.if_ref(&v.name), self.if_ref(&v.peer)) else {
+                continue;
+            };
             let a_mac = self.mac_or_derived(v.mac.as_ref(), &a);
             let b_mac = self.mac_or_derived(v.peer_mac.as_ref(), &b);
             let mtu = mtu(v.mtu.as_ref(), self);
-            if self.declare(&a, IfKind::Veth, a_mac, v.name.span()) & self.declare(&b, IfKind::Veth, b_mac, v.peer.span()) {
-                lab.veths.push(Veth { a, b, a_mac, b_mac, mtu, origin: Origin::Scenario });
+            if self.declare(&a, IfKind::Veth, a_mac, v.name.span())
+                & self.declare(&b, IfKind::Veth, b_mac, v.peer.span())
+            {
+                lab.veths.push(Veth {
+                    a,
+                    b,
+                    a_mac,
+                    b_mac,
+                    mtu,
+                    origin: Origin::Scenario,
+                });
             }
         }
     }
 
     fn bridges(&mut self, s: &Scenario, lab: &mut Lab) {
         for b in &s.bridges {
-            let Some(dev) = self.if_ref(&b.name) else { continue };
+            let Some(dev) = self.if_ref(&b.name) else {
+                continue;
+            };
             let mac = self.mac_or_derived(b.mac.as_ref(), &dev);
             let mtu = mtu(b.mtu.as_ref(), self);
             if self.declare(&dev, IfKind::Bridge, mac, b.name.span()) {
                 let ports = b.ports.iter().map(|p| p.get_ref().clone()).collect();
-                lab.bridges.push(Bridge { dev, ports, mac, mtu, origin: Origin::Scenario });
+                lab.bridges.push(Bridge {
+                    dev,
+                    ports,
+                    mac,
+                    mtu,
+                    origin: Origin::Scenario,
+                });
             }
         }
     }
 
     fn vxlans(&mut self, s: &Scenario, lab: &mut Lab) {
         for v in &s.vxlans {
-            let Some(dev) = self.if_ref(&v.name) else { continue };
+            let Some(dev) = self.if_ref(&v.name) else {
+                continue;
+            };
             let created_in = match &v.created_in {
                 Some(t) => self.node_ref(t),
                 None => Some(dev.node.clone()),
             };
             let vni = *v.vni.get_ref();
             if !(1..=16_777_215).contains(&vni) {
-                self.err_help(v.vni.span(), format!("VNI {vni} is outside 1..=16777215"), "a VNI is 24 bits; 0 is reserved");
+                self.err_help(
+                    v.vni.span(),
+                    format!("VNI {vni} is outside 1..=16777215"),
+                    "a VNI is 24 bits; 0 is reserved",
+                );
             }
             let dstport = v.dstport.as_ref().and_then(|p| {
                 let port = u16::try_from(*p.get_ref()).ok().filter(|&p| p != 0);
                 if port.is_none() {
-                    self.err(p.span(), format!("port {} is outside 1..=65535", p.get_ref()));
+                    self.err(
+                        p.span(),
+                        format!("port {} is outside 1..=65535", p.get_ref()),
+                    );
                 }
                 port
             });
@@ -413,12 +532,20 @@ impl Checker {
                 if !g.is_multicast() {
                     self.err(t.span(), format!("group {g} is not a multicast address"));
                 } else if v.dev.is_none() {
-                    self.err_help(t.span(), "a multicast group needs `dev`", "add dev = \"eth0\" (the underlay interface)");
+                    self.err_help(
+                        t.span(),
+                        "a multicast group needs `dev`",
+                        "add dev = \"eth0\" (the underlay interface)",
+                    );
                 }
             }
             if let (Some(t), Some(r)) = (&v.remote, remote) {
                 if r.is_multicast() {
-                    self.err_help(t.span(), format!("remote {r} is a multicast address"), "use `group` for multicast");
+                    self.err_help(
+                        t.span(),
+                        format!("remote {r} is a multicast address"),
+                        "use `group` for multicast",
+                    );
                 } else if v.group.is_some() {
                     self.err(t.span(), "`remote` and `group` exclude each other");
                 }
@@ -426,12 +553,23 @@ impl Checker {
             if let (Some(t), Some(node)) = (&v.dev, &created_in) {
                 let r = IfRef::new(node.clone(), t.get_ref().clone());
                 if !self.ifaces.contains_key(&r) {
-                    self.err(t.span(), format!("there is no interface `{}` in `{node}`, where the VXLAN is created", r.name));
+                    self.err(
+                        t.span(),
+                        format!(
+                            "there is no interface `{}` in `{node}`, where the VXLAN is created",
+                            r.name
+                        ),
+                    );
                 }
             }
             let mac = self.mac_or_derived(v.mac.as_ref(), &dev);
             let mtu = mtu(v.mtu.as_ref(), self);
-            let (Some(created_in), true) = (created_in, self.declare(&dev, IfKind::Vxlan, mac, v.name.span())) else { continue };
+            let (Some(created_in), true) = (
+                created_in,
+                self.declare(&dev, IfKind::Vxlan, mac, v.name.span()),
+            ) else {
+                continue;
+            };
             lab.vxlans.push(Vxlan {
                 dev,
                 created_in,
@@ -451,15 +589,26 @@ impl Checker {
 
     fn ports(&mut self, s: &Scenario) {
         for b in &s.bridges {
-            let Some((node, br)) = b.name.get_ref().rsplit_once(':') else { continue };
+            let Some((node, br)) = b.name.get_ref().rsplit_once(':') else {
+                continue;
+            };
             for p in &b.ports {
                 let r = IfRef::new(node, p.get_ref().clone());
                 match self.ifaces.get(&r) {
-                    None => self.err(p.span(), format!("there is no interface `{}` in `{node}`", r.name)),
-                    Some((IfKind::Bridge, _)) => self.err(p.span(), format!("`{}` is a bridge; bridges cannot be ports", r.name)),
+                    None => self.err(
+                        p.span(),
+                        format!("there is no interface `{}` in `{node}`", r.name),
+                    ),
+                    Some((IfKind::Bridge, _)) => self.err(
+                        p.span(),
+                        format!("`{}` is a bridge; bridges cannot be ports", r.name),
+                    ),
                     Some(_) => {
                         if let Some(prev) = self.masters.insert(r.clone(), br.to_string()) {
-                            self.err(p.span(), format!("`{}` is already a port of `{prev}`", r.name));
+                            self.err(
+                                p.span(),
+                                format!("`{}` is already a port of `{prev}`", r.name),
+                            );
                         }
                     }
                 }
@@ -469,24 +618,46 @@ impl Checker {
 
     fn addresses(&mut self, s: &Scenario, lab: &mut Lab) {
         for a in &s.addresses {
-            let (Some((dev, _)), Some(address)) = (self.existing(&a.dev), self.cidr(&a.address)) else { continue };
-            if lab.addresses.iter().any(|x| x.dev.node == dev.node && x.address.addr() == address.addr()) {
-                self.err(a.address.span(), format!("{} is already an address in `{}`", address.addr(), dev.node));
+            let (Some((dev, _)), Some(address)) = (self.existing(&a.dev), self.cidr(&a.address))
+            else {
+                continue;
+            };
+            if lab
+                .addresses
+                .iter()
+                .any(|x| x.dev.node == dev.node && x.address.addr() == address.addr())
+            {
+                self.err(
+                    a.address.span(),
+                    format!("{} is already an address in `{}`", address.addr(), dev.node),
+                );
                 continue;
             }
-            lab.addresses.push(Address { dev, address, origin: Origin::Scenario });
+            lab.addresses.push(Address {
+                dev,
+                address,
+                origin: Origin::Scenario,
+            });
         }
     }
 
     fn routes(&mut self, s: &Scenario, lab: &mut Lab) {
         for r in &s.routes {
-            let Some(node) = self.node_ref(&r.node) else { continue };
+            let Some(node) = self.node_ref(&r.node) else {
+                continue;
+            };
             let to = if r.to.get_ref() == "default" {
                 IpNet::V4(Ipv4Net::default())
             } else {
-                let Some(net) = self.cidr(&r.to) else { continue };
+                let Some(net) = self.cidr(&r.to) else {
+                    continue;
+                };
                 if net.network() != net.addr() {
-                    self.err_help(r.to.span(), format!("`{net}` has host bits set"), format!("write {}", net.trunc()));
+                    self.err_help(
+                        r.to.span(),
+                        format!("`{net}` has host bits set"),
+                        format!("write {}", net.trunc()),
+                    );
                     continue;
                 }
                 net
@@ -494,14 +665,23 @@ impl Checker {
             let via = r.via.as_ref().and_then(|t| self.ip(t));
             let dev = r.dev.as_ref().and_then(|t| {
                 let name = t.get_ref();
-                let exists = self.ifaces.contains_key(&IfRef::new(node.clone(), name.clone()));
+                let exists = self
+                    .ifaces
+                    .contains_key(&IfRef::new(node.clone(), name.clone()));
                 if !exists {
-                    self.err(t.span(), format!("there is no interface `{name}` in `{node}`"));
+                    self.err(
+                        t.span(),
+                        format!("there is no interface `{name}` in `{node}`"),
+                    );
                 }
                 exists.then(|| name.clone())
             });
             if r.via.is_none() && r.dev.is_none() {
-                self.err_help(r.to.span(), "a route needs `via`, `dev` or both", "e.g. via = \"10.0.0.1\"");
+                self.err_help(
+                    r.to.span(),
+                    "a route needs `via`, `dev` or both",
+                    "e.g. via = \"10.0.0.1\"",
+                );
                 continue;
             }
             if let (Some(t), Some(gw)) = (&r.via, via) {
@@ -530,17 +710,28 @@ impl Checker {
                 continue;
             }
             let metric = r.metric.as_ref().map(|m| *m.get_ref());
-            lab.routes.push(Route { node, to, via, dev, metric, origin: Origin::Scenario });
+            lab.routes.push(Route {
+                node,
+                to,
+                via,
+                dev,
+                metric,
+                origin: Origin::Scenario,
+            });
         }
     }
 
     fn sysctls(&mut self, s: &Scenario, lab: &mut Lab) {
         for x in &s.sysctls {
-            let Some(node) = self.node_ref(&x.node) else { continue };
+            let Some(node) = self.node_ref(&x.node) else {
+                continue;
+            };
             let key = x.key.get_ref();
             let well_formed = key.starts_with("net.")
                 && !key.contains("..")
-                && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
             if !well_formed {
                 self.err_help(
                     x.key.span(),
@@ -554,13 +745,22 @@ impl Checker {
                 self.err(x.value.span(), "a sysctl value must be one line of text");
                 continue;
             }
-            lab.sysctls.push(Sysctl { node, key: key.clone(), value, origin: Origin::Scenario });
+            lab.sysctls.push(Sysctl {
+                node,
+                key: key.clone(),
+                value,
+                origin: Origin::Scenario,
+            });
         }
     }
 
     fn neighs(&mut self, s: &Scenario, lab: &mut Lab) {
         for n in &s.neighs {
-            let (Some((dev, _)), Some(to), Some(lladdr)) = (self.existing(&n.dev), self.ip(&n.to), self.mac_value(&n.lladdr)) else {
+            let (Some((dev, _)), Some(to), Some(lladdr)) = (
+                self.existing(&n.dev),
+                self.ip(&n.to),
+                self.mac_value(&n.lladdr),
+            ) else {
                 continue;
             };
             lab.neighs.push(Neigh { dev, to, lladdr });
@@ -569,45 +769,77 @@ impl Checker {
 
     fn fdbs(&mut self, s: &Scenario, lab: &mut Lab) {
         for f in &s.fdbs {
-            let (Some((dev, kind)), Some(mac)) = (self.existing(&f.dev), self.mac_value(&f.mac)) else { continue };
+            let (Some((dev, kind)), Some(mac)) = (self.existing(&f.dev), self.mac_value(&f.mac))
+            else {
+                continue;
+            };
             let dst = f.dst.as_ref().and_then(|t| self.ip(t));
             if let (Some(t), false) = (&f.dst, kind == IfKind::Vxlan) {
-                self.err(t.span(), format!("`dst` needs a VXLAN device; `{}` is not one", dev.name));
+                self.err(
+                    t.span(),
+                    format!("`dst` needs a VXLAN device; `{}` is not one", dev.name),
+                );
                 continue;
             }
             let self_ = f.self_.unwrap_or(kind == IfKind::Vxlan);
             if !self_ && !self.masters.contains_key(&dev) {
                 self.err_help(
                     f.dev.span(),
-                    format!("`{}` is not a bridge port, so it has no master FDB", dev.name),
+                    format!(
+                        "`{}` is not a bridge port, so it has no master FDB",
+                        dev.name
+                    ),
                     "set self = true, or make it a port of a bridge",
                 );
                 continue;
             }
-            lab.fdbs.push(Fdb { dev, mac, dst, self_ });
+            lab.fdbs.push(Fdb {
+                dev,
+                mac,
+                dst,
+                self_,
+            });
         }
     }
 
     fn processes(&mut self, s: &Scenario, lab: &mut Lab) {
         for p in &s.processes {
-            let Some(node) = self.node_ref(&p.node) else { continue };
+            let Some(node) = self.node_ref(&p.node) else {
+                continue;
+            };
             let program = match (&p.http, &p.command) {
                 (Some(port), None) => match u16::try_from(*port.get_ref()) {
-                    Ok(n) if n > 0 => Program::Http { port: n, text: node.clone() },
+                    Ok(n) if n > 0 => Program::Http {
+                        port: n,
+                        text: node.clone(),
+                    },
                     _ => {
-                        self.err(port.span(), format!("port {} is outside 1..=65535", port.get_ref()));
+                        self.err(
+                            port.span(),
+                            format!("port {} is outside 1..=65535", port.get_ref()),
+                        );
                         continue;
                     }
                 },
-                (None, Some(cmd)) if !cmd.get_ref().is_empty() && cmd.get_ref().iter().all(|a| !a.contains('\0')) => {
+                (None, Some(cmd))
+                    if !cmd.get_ref().is_empty()
+                        && cmd.get_ref().iter().all(|a| !a.contains('\0')) =>
+                {
                     Program::Command(cmd.get_ref().clone())
                 }
                 (None, Some(cmd)) => {
-                    self.err(cmd.span(), "`command` must be a non-empty list of arguments without NUL bytes");
+                    self.err(
+                        cmd.span(),
+                        "`command` must be a non-empty list of arguments without NUL bytes",
+                    );
                     continue;
                 }
                 _ => {
-                    self.err_help(p.node.span(), "a process needs exactly one of `http` or `command`", "e.g. http = 80");
+                    self.err_help(
+                        p.node.span(),
+                        "a process needs exactly one of `http` or `command`",
+                        "e.g. http = 80",
+                    );
                     continue;
                 }
             };

@@ -5,12 +5,16 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use futures::TryStreamExt;
 use rtnetlink::Handle;
+use rtnetlink::RouteMessageBuilder;
 use rtnetlink::packet_route::AddressFamily;
 use rtnetlink::packet_route::address::AddressAttribute;
-use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
-use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState};
+use rtnetlink::packet_route::link::{
+    InfoData, InfoKind, InfoVxlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+};
+use rtnetlink::packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
+};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteType};
-use rtnetlink::RouteMessageBuilder;
 use serde::Serialize;
 
 /// VXLAN settings of a link.
@@ -123,7 +127,11 @@ pub struct Tables {
 }
 
 fn mac(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn upper(state: impl std::fmt::Debug) -> String {
@@ -173,7 +181,14 @@ fn kind_name(k: &InfoKind) -> String {
 }
 
 fn vxlan_info(attrs: &[InfoVxlan]) -> VxlanInfo {
-    let mut v = VxlanInfo { vni: 0, dstport: 0, local: None, remote: None, proxy: false, learning: true };
+    let mut v = VxlanInfo {
+        vni: 0,
+        dstport: 0,
+        local: None,
+        remote: None,
+        proxy: false,
+        learning: true,
+    };
     for a in attrs {
         match a {
             InfoVxlan::Id(i) => v.vni = *i,
@@ -210,13 +225,19 @@ fn neigh_state(s: NeighbourState) -> String {
 pub async fn dump(handle: &Handle) -> Result<Tables, rtnetlink::Error> {
     let msgs: Vec<LinkMessage> = handle.link().get().execute().try_collect().await?;
     let rows: Vec<(LinkRow, Option<u32>)> = msgs.iter().map(link_row).collect();
-    let names: HashMap<u32, String> = rows.iter().map(|(r, _)| (r.index, r.name.clone())).collect();
+    let names: HashMap<u32, String> = rows
+        .iter()
+        .map(|(r, _)| (r.index, r.name.clone()))
+        .collect();
     let name = |i: u32| names.get(&i).cloned().unwrap_or_else(|| format!("if{i}"));
     let mut t = Tables {
-        links: rows.into_iter().map(|(mut r, m)| {
-            r.master = m.map(&name);
-            r
-        }).collect(),
+        links: rows
+            .into_iter()
+            .map(|(mut r, m)| {
+                r.master = m.map(&name);
+                r
+            })
+            .collect(),
         ..Tables::default()
     };
     let addrs: Vec<_> = handle.address().get().execute().try_collect().await?;
@@ -226,7 +247,10 @@ pub async fn dump(handle: &Handle) -> Result<Tables, rtnetlink::Error> {
             AddressAttribute::Address(ip) if a.header.family == AddressFamily::Inet6 => Some(*ip),
             _ => None,
         }) {
-            t.addresses.push(AddrRow { dev: name(a.header.index), address: format!("{ip}/{}", a.header.prefix_len) });
+            t.addresses.push(AddrRow {
+                dev: name(a.header.index),
+                address: format!("{ip}/{}", a.header.prefix_len),
+            });
         }
     }
     let filter = RouteMessageBuilder::<Ipv4Addr>::new().build();
@@ -235,10 +259,17 @@ pub async fn dump(handle: &Handle) -> Result<Tables, rtnetlink::Error> {
         if r.header.table != 254 || r.header.kind != RouteType::Unicast {
             continue;
         }
-        let mut row = RouteRow { to: "default".into(), via: None, dev: None, proto: format!("{:?}", r.header.protocol).to_lowercase() };
+        let mut row = RouteRow {
+            to: "default".into(),
+            via: None,
+            dev: None,
+            proto: format!("{:?}", r.header.protocol).to_lowercase(),
+        };
         for a in &r.attributes {
             match a {
-                RouteAttribute::Destination(RouteAddress::Inet(d)) => row.to = format!("{d}/{}", r.header.destination_prefix_length),
+                RouteAttribute::Destination(RouteAddress::Inet(d)) => {
+                    row.to = format!("{d}/{}", r.header.destination_prefix_length)
+                }
                 RouteAttribute::Gateway(RouteAddress::Inet(g)) => row.via = Some(IpAddr::V4(*g)),
                 RouteAttribute::Oif(i) => row.dev = Some(name(*i)),
                 _ => {}
@@ -257,7 +288,12 @@ pub async fn dump(handle: &Handle) -> Result<Tables, rtnetlink::Error> {
             }
         }
         if let Some(to @ IpAddr::V4(_)) = ip {
-            t.neighbours.push(NeighRow { dev: name(n.header.ifindex), to, lladdr: ll, state: neigh_state(n.header.state) });
+            t.neighbours.push(NeighRow {
+                dev: name(n.header.ifindex),
+                to,
+                lladdr: ll,
+                state: neigh_state(n.header.state),
+            });
         }
     }
     let mut req = handle.neighbours().get();

@@ -190,10 +190,24 @@ impl Op {
 /// moves, ports, sysctls, addresses, links up, routes, neighbours, FDB, processes.
 pub fn plan(lab: &Lab) -> Vec<Op> {
     let ns = |node: &str| lab.node(node).map_or_else(String::new, |n| n.netns.clone());
-    let mut ops: Vec<Op> = lab.nodes.iter().map(|n| Op::AddNetns { netns: n.netns.clone() }).collect();
-    ops.extend(lab.nodes.iter().filter(|n| n.lo_up).map(|n| Op::LinkUp { netns: n.netns.clone(), dev: "lo".into() }));
+    let mut ops: Vec<Op> = lab
+        .nodes
+        .iter()
+        .map(|n| Op::AddNetns {
+            netns: n.netns.clone(),
+        })
+        .collect();
+    ops.extend(lab.nodes.iter().filter(|n| n.lo_up).map(|n| Op::LinkUp {
+        netns: n.netns.clone(),
+        dev: "lo".into(),
+    }));
     for b in &lab.bridges {
-        ops.push(Op::AddBridge { netns: ns(&b.dev.node), name: b.dev.name.clone(), mac: b.mac, mtu: b.mtu });
+        ops.push(Op::AddBridge {
+            netns: ns(&b.dev.node),
+            name: b.dev.name.clone(),
+            mac: b.mac,
+            mtu: b.mtu,
+        });
     }
     for v in &lab.veths {
         ops.push(Op::AddVeth {
@@ -222,34 +236,73 @@ pub fn plan(lab: &Lab) -> Vec<Op> {
             learning: v.learning,
         });
         if v.created_in != v.dev.node {
-            ops.push(Op::MoveLink { netns: ns(&v.created_in), name: v.dev.name.clone(), to: ns(&v.dev.node) });
+            ops.push(Op::MoveLink {
+                netns: ns(&v.created_in),
+                name: v.dev.name.clone(),
+                to: ns(&v.dev.node),
+            });
         }
     }
     for b in &lab.bridges {
         for p in &b.ports {
-            ops.push(Op::SetMaster { netns: ns(&b.dev.node), dev: p.clone(), master: b.dev.name.clone() });
+            ops.push(Op::SetMaster {
+                netns: ns(&b.dev.node),
+                dev: p.clone(),
+                master: b.dev.name.clone(),
+            });
         }
     }
     for s in &lab.sysctls {
-        ops.push(Op::Sysctl { netns: ns(&s.node), key: s.key.clone(), value: s.value.clone() });
+        ops.push(Op::Sysctl {
+            netns: ns(&s.node),
+            key: s.key.clone(),
+            value: s.value.clone(),
+        });
     }
     for a in &lab.addresses {
-        ops.push(Op::AddAddress { netns: ns(&a.dev.node), dev: a.dev.name.clone(), address: a.address });
+        ops.push(Op::AddAddress {
+            netns: ns(&a.dev.node),
+            dev: a.dev.name.clone(),
+            address: a.address,
+        });
     }
     for (dev, _) in lab.interfaces() {
-        ops.push(Op::LinkUp { netns: ns(&dev.node), dev: dev.name.clone() });
+        ops.push(Op::LinkUp {
+            netns: ns(&dev.node),
+            dev: dev.name.clone(),
+        });
     }
     for r in &lab.routes {
-        ops.push(Op::AddRoute { netns: ns(&r.node), to: r.to, via: r.via, dev: r.dev.clone(), metric: r.metric });
+        ops.push(Op::AddRoute {
+            netns: ns(&r.node),
+            to: r.to,
+            via: r.via,
+            dev: r.dev.clone(),
+            metric: r.metric,
+        });
     }
     for n in &lab.neighs {
-        ops.push(Op::AddNeigh { netns: ns(&n.dev.node), dev: n.dev.name.clone(), to: n.to, lladdr: n.lladdr });
+        ops.push(Op::AddNeigh {
+            netns: ns(&n.dev.node),
+            dev: n.dev.name.clone(),
+            to: n.to,
+            lladdr: n.lladdr,
+        });
     }
     for f in &lab.fdbs {
-        ops.push(Op::AddFdb { netns: ns(&f.dev.node), dev: f.dev.name.clone(), mac: f.mac, dst: f.dst, self_: f.self_ });
+        ops.push(Op::AddFdb {
+            netns: ns(&f.dev.node),
+            dev: f.dev.name.clone(),
+            mac: f.mac,
+            dst: f.dst,
+            self_: f.self_,
+        });
     }
     for p in &lab.processes {
-        ops.push(Op::Spawn { netns: ns(&p.node), program: p.program.clone() });
+        ops.push(Op::Spawn {
+            netns: ns(&p.node),
+            program: p.program.clone(),
+        });
     }
     ops
 }

@@ -9,8 +9,15 @@ use crate::model::{Lab, Program};
 /// Quotes `s` for a POSIX shell, only when needed.
 pub fn quote(s: &str) -> String {
     let plain = !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | ':' | '=' | '@' | ',' | '+'));
-    if plain { s.to_string() } else { format!("'{}'", s.replace('\'', r"'\''")) }
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(c, '_' | '-' | '.' | '/' | ':' | '=' | '@' | ',' | '+')
+        });
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }
 
 fn opt<T: std::fmt::Display>(word: &str, v: Option<&T>) -> String {
@@ -21,7 +28,14 @@ fn opt<T: std::fmt::Display>(word: &str, v: Option<&T>) -> String {
 pub fn argv(program: &Program) -> Vec<String> {
     match program {
         Program::Http { port, text } => {
-            vec!["vxlab".into(), "serve-http".into(), "--port".into(), port.to_string(), "--text".into(), text.clone()]
+            vec![
+                "vxlab".into(),
+                "serve-http".into(),
+                "--port".into(),
+                port.to_string(),
+                "--text".into(),
+                text.clone(),
+            ]
         }
         Program::Command(args) => args.clone(),
     }
@@ -32,17 +46,49 @@ impl Op {
     pub fn command(&self) -> String {
         match self {
             Op::AddNetns { netns } => format!("ip netns add {netns}"),
-            Op::AddBridge { netns, name, mac, mtu } => {
-                format!("ip -n {netns} link add {name} address {mac}{} type bridge", opt("mtu", mtu.as_ref()))
+            Op::AddBridge {
+                netns,
+                name,
+                mac,
+                mtu,
+            } => {
+                format!(
+                    "ip -n {netns} link add {name} address {mac}{} type bridge",
+                    opt("mtu", mtu.as_ref())
+                )
             }
-            Op::AddVeth { netns, name, mac, peer_netns, peer, peer_mac, mtu } => {
+            Op::AddVeth {
+                netns,
+                name,
+                mac,
+                peer_netns,
+                peer,
+                peer_mac,
+                mtu,
+            } => {
                 let m = opt("mtu", mtu.as_ref());
                 format!(
                     "ip -n {netns} link add {name} address {mac}{m} type veth peer name {peer} address {peer_mac}{m} netns {peer_netns}"
                 )
             }
-            Op::AddVxlan { netns, name, mac, mtu, vni, dstport, local, remote, group, dev, proxy, learning } => {
-                let mut s = format!("ip -n {netns} link add {name} address {mac}{} type vxlan id {vni}", opt("mtu", mtu.as_ref()));
+            Op::AddVxlan {
+                netns,
+                name,
+                mac,
+                mtu,
+                vni,
+                dstport,
+                local,
+                remote,
+                group,
+                dev,
+                proxy,
+                learning,
+            } => {
+                let mut s = format!(
+                    "ip -n {netns} link add {name} address {mac}{} type vxlan id {vni}",
+                    opt("mtu", mtu.as_ref())
+                );
                 s += &opt("dstport", dstport.as_ref());
                 s += &opt("local", local.as_ref());
                 s += &opt("remote", remote.as_ref());
@@ -57,14 +103,33 @@ impl Op {
                 s
             }
             Op::MoveLink { netns, name, to } => format!("ip -n {netns} link set {name} netns {to}"),
-            Op::SetMaster { netns, dev, master } => format!("ip -n {netns} link set {dev} master {master}"),
-            Op::Sysctl { netns, key, value } => {
-                format!("ip netns exec {netns} sysctl -qw {}", quote(&format!("{key}={value}")))
+            Op::SetMaster { netns, dev, master } => {
+                format!("ip -n {netns} link set {dev} master {master}")
             }
-            Op::AddAddress { netns, dev, address } => format!("ip -n {netns} addr add {address} dev {dev}"),
+            Op::Sysctl { netns, key, value } => {
+                format!(
+                    "ip netns exec {netns} sysctl -qw {}",
+                    quote(&format!("{key}={value}"))
+                )
+            }
+            Op::AddAddress {
+                netns,
+                dev,
+                address,
+            } => format!("ip -n {netns} addr add {address} dev {dev}"),
             Op::LinkUp { netns, dev } => format!("ip -n {netns} link set {dev} up"),
-            Op::AddRoute { netns, to, via, dev, metric } => {
-                let to = if to.prefix_len() == 0 { "default".to_string() } else { to.to_string() };
+            Op::AddRoute {
+                netns,
+                to,
+                via,
+                dev,
+                metric,
+            } => {
+                let to = if to.prefix_len() == 0 {
+                    "default".to_string()
+                } else {
+                    to.to_string()
+                };
                 format!(
                     "ip -n {netns} route add {to}{}{}{}",
                     opt("via", via.as_ref()),
@@ -72,10 +137,21 @@ impl Op {
                     opt("metric", metric.as_ref())
                 )
             }
-            Op::AddNeigh { netns, dev, to, lladdr } => {
+            Op::AddNeigh {
+                netns,
+                dev,
+                to,
+                lladdr,
+            } => {
                 format!("ip -n {netns} neigh add {to} lladdr {lladdr} dev {dev} nud permanent")
             }
-            Op::AddFdb { netns, dev, mac, dst, self_ } => format!(
+            Op::AddFdb {
+                netns,
+                dev,
+                mac,
+                dst,
+                self_,
+            } => format!(
                 "bridge -n {netns} fdb add {mac} dev {dev}{} {} permanent",
                 opt("dst", dst.as_ref()),
                 if *self_ { "self" } else { "master" }
@@ -88,7 +164,11 @@ impl Op {
                     words[0] = quote(&words[0]);
                 }
                 let rest: Vec<String> = words[1..].iter().map(|w| quote(w)).collect();
-                format!("ip netns exec {netns} setsid {} {} </dev/null >/dev/null 2>&1 &", words[0], rest.join(" "))
+                format!(
+                    "ip netns exec {netns} setsid {} {} </dev/null >/dev/null 2>&1 &",
+                    words[0],
+                    rest.join(" ")
+                )
             }
         }
     }
@@ -97,7 +177,15 @@ impl Op {
 /// A bash script that builds `lab` with `ip`, `bridge` and `sysctl`.
 pub fn up_script(lab: &Lab, ops: &[Op]) -> String {
     let mut s = String::from("#!/bin/bash\n");
-    let _ = writeln!(s, "# vxlab lab `{}`{}", lab.name, lab.title.as_ref().map(|t| format!(": {t}")).unwrap_or_default());
+    let _ = writeln!(
+        s,
+        "# vxlab lab `{}`{}",
+        lab.name,
+        lab.title
+            .as_ref()
+            .map(|t| format!(": {t}"))
+            .unwrap_or_default()
+    );
     if let Some(src) = &lab.source {
         let _ = writeln!(s, "# Reproduces: {src}");
     }
@@ -131,7 +219,9 @@ pub fn down_script(lab: &Lab) -> String {
 fn section(op: &Op) -> &'static str {
     match op {
         Op::AddNetns { .. } => "Namespaces",
-        Op::AddBridge { .. } | Op::AddVeth { .. } | Op::AddVxlan { .. } | Op::MoveLink { .. } => "Devices",
+        Op::AddBridge { .. } | Op::AddVeth { .. } | Op::AddVxlan { .. } | Op::MoveLink { .. } => {
+            "Devices"
+        }
         Op::SetMaster { .. } => "Bridge ports",
         Op::Sysctl { .. } => "Sysctls",
         Op::AddAddress { .. } => "Addresses",

@@ -1,0 +1,120 @@
+//! The lifecycle on the real kernel: rollback after a failure at every step, idempotent
+//! `down`, recovery after SIGKILL, refusal to build a lab twice, and labs side by side.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{TestLab, root_snapshot, runtime, unique_name};
+use vxlab::kernel::{FailAt, Netlink};
+use vxlab::lifecycle::{self, UpError};
+use vxlab::model::Lab;
+use vxlab::plan::plan;
+
+fn lab_text(file: &str) -> String {
+    std::fs::read_to_string(format!("{}/labs/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[test]
+fn a_failure_at_any_step_rolls_everything_back() {
+    require_root!();
+    let text = lab_text("docker-overlay.toml");
+    let before = root_snapshot();
+    let lab = Lab::from_source(&text).unwrap();
+    let steps = plan(&lab).len();
+    let lab = lab.renamed(&unique_name("fail"));
+    for k in 1..=steps {
+        let mut kernel = FailAt::new(common::kernel(), k);
+        let err = runtime()
+            .block_on(lifecycle::up(&lab, &text, &mut kernel, |_, _, _| {}))
+            .unwrap_err();
+        match err {
+            UpError::Step { step, rollback, .. } => {
+                assert_eq!(step, k);
+                assert!(
+                    rollback.errors.is_empty(),
+                    "step {k}: {:?}",
+                    rollback.errors
+                );
+            }
+            e => panic!("step {k}: unexpected {e}"),
+        }
+        assert!(
+            lifecycle::namespaces_of(&lab.name).is_empty(),
+            "step {k}: namespaces left"
+        );
+        assert!(
+            !lifecycle::state_dir(&lab.name).exists(),
+            "step {k}: record left"
+        );
+    }
+    assert_eq!(before, root_snapshot());
+    println!("rolled back cleanly after a failure at each of {steps} steps");
+}
+
+#[test]
+fn down_is_idempotent_and_a_lab_cannot_be_up_twice() {
+    require_root!();
+    let text = lab_text("bridge-basics.toml");
+    let lab = TestLab::up(&text);
+    let again = runtime().block_on(lifecycle::up(
+        &lab.lab,
+        &text,
+        &mut Netlink::new(),
+        |_, _, _| {},
+    ));
+    assert!(matches!(again, Err(UpError::AlreadyUp { .. })), "{again:?}");
+    assert!(again.unwrap_err().to_string().contains("run `vxlab down"));
+    let name = lab.lab.name.clone();
+    lab.down();
+    let t = runtime()
+        .block_on(lifecycle::down(&name, &mut Netlink::new()))
+        .unwrap();
+    assert!(t.namespaces.is_empty() && t.errors.is_empty());
+}
+
+#[test]
+fn two_labs_run_side_by_side() {
+    require_root!();
+    let a = TestLab::up_file("bridge-basics.toml");
+    let b = TestLab::up_file("bridge-basics.toml");
+    assert!(a.pings("host/ns1", "170.19.0.2"));
+    assert!(b.pings("host/ns1", "170.19.0.2"));
+    a.down();
+    assert!(
+        b.pings("host/ns1", "170.19.0.2"),
+        "the other lab still works"
+    );
+    b.down();
+}
+
+#[test]
+fn down_cleans_up_after_up_is_killed() {
+    require_root!();
+    let exe = env!("CARGO_BIN_EXE_vxlab");
+    let before = root_snapshot();
+    let path = format!("{}/labs/docker-overlay.toml", env!("CARGO_MANIFEST_DIR"));
+    for (i, delay_ms) in [0u64, 3, 10, 25, 60].into_iter().enumerate() {
+        let name = unique_name(&format!("kill{i}"));
+        let mut child = Command::new(exe)
+            .args(["up", "-q", "--name", &name, &path])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let out = Command::new(exe).args(["down", &name]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            lifecycle::namespaces_of(&name).is_empty(),
+            "kill after {delay_ms} ms: namespaces left"
+        );
+        assert!(!lifecycle::state_dir(&name).exists());
+    }
+    assert_eq!(before, root_snapshot());
+}
