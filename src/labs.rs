@@ -11,6 +11,12 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../labs/docker-overlay.toml"),
     ),
     ("bridge-basics", include_str!("../labs/bridge-basics.toml")),
+    ("vxlan-p2p", include_str!("../labs/vxlan-p2p.toml")),
+    (
+        "vxlan-multicast",
+        include_str!("../labs/vxlan-multicast.toml"),
+    ),
+    ("vxlan-bridge", include_str!("../labs/vxlan-bridge.toml")),
 ];
 
 /// The scenario text of built-in lab `name`.

@@ -67,8 +67,12 @@ fn build_corpus() -> Vec<Vec<u8>> {
         eth4(&Ipv4Builder::new(H1, H2, IpProto::IPIP).build(
             &Ipv4Builder::new(A, B, IpProto::TCP).build(&syn.build(A.into(), B.into(), b"")),
         ));
+    // An ICMP time exceeded quoting the start of the TCP SYN's IP packet.
+    let mut te = vec![11, 0, 0, 0, 0, 0, 0, 0];
+    te.extend_from_slice(&tcp[14..14 + 28]);
+    let te = eth4(&Ipv4Builder::new(H1, A, IpProto::ICMP).build(&te));
     vec![
-        icmp, arp_req, tcp, udp4, v6, igmp4, vlan, vx, vx_arp, vx_vx, ipip,
+        icmp, arp_req, tcp, udp4, v6, igmp4, vlan, vx, vx_arp, vx_vx, ipip, te,
     ]
 }
 
@@ -100,7 +104,9 @@ fn check(p: &Packet<'_>, len: usize) {
         p.tcp(),
         p.payload(),
     );
-    serde_json::to_string(p).expect("serializes");
+    if let Some(q) = p.icmp_quote(&DecodeOptions::default()) {
+        check(&q, q.len);
+    }
 }
 
 /// Link types to try; `0` is one the decoder does not support.
@@ -136,6 +142,22 @@ struct Mutation {
     cut: Option<usize>,
 }
 
+impl Mutation {
+    /// The mutated frame.
+    fn apply(&self) -> Vec<u8> {
+        let corpus = corpus();
+        let mut f = corpus[self.frame % corpus.len()].clone();
+        for (at, byte) in &self.edits {
+            let i = at % f.len();
+            f[i] = *byte;
+        }
+        if let Some(cut) = self.cut {
+            f.truncate(cut % (f.len() + 1));
+        }
+        f
+    }
+}
+
 fn mutation() -> impl Strategy<Value = Mutation> {
     (
         any::<usize>(),
@@ -158,19 +180,11 @@ proptest! {
 
     #[test]
     fn mutated_frames_never_panic(m in mutation(), ports in prop::collection::vec(any::<u16>(), 0..3)) {
-        let corpus = corpus();
-        let mut f = corpus[m.frame % corpus.len()].clone();
-        for (at, byte) in &m.edits {
-            let i = at % f.len();
-            f[i] = *byte;
-        }
-        if let Some(cut) = m.cut {
-            f.truncate(cut % (f.len() + 1));
-        }
+        let f = m.apply();
         let mut opts = DecodeOptions::default();
         opts.vxlan_ports.extend(ports);
         // As Ethernet, which the corpus is, and as some other link type.
-        let lt = LINKTYPES[m.frame / corpus.len() % LINKTYPES.len()];
+        let lt = LINKTYPES[m.frame / corpus().len() % LINKTYPES.len()];
         decode_as(lt, &f, &opts);
         check(&decode(&f, &opts), f.len());
     }
@@ -191,5 +205,18 @@ proptest! {
                 prop_assert_eq!(layer.name(), full.layers[i].name());
             }
         }
+    }
+}
+
+proptest! {
+    // Serializing is slower than decoding; fewer cases suffice.
+    #![proptest_config(ProptestConfig::with_cases(CASES / 10))]
+
+    #[test]
+    fn mutated_frames_serialize(m in mutation()) {
+        let f = m.apply();
+        let p = decode(&f, &DecodeOptions::default());
+        let json = serde_json::to_value(&p).expect("serializes");
+        prop_assert_eq!(json["layers"].as_array().map(Vec::len), Some(p.layers.len()));
     }
 }

@@ -194,6 +194,21 @@ fn ethernet_frames() -> Vec<(&'static str, Vec<u8>)> {
     let sum = vxlab::decode::internet_checksum(&frag[..20]);
     frag[10..12].copy_from_slice(&sum.to_be_bytes());
     let frag = eth4(&frag);
+    // A router's time exceeded, quoting the first 28 bytes of a UDP traceroute probe.
+    let mut probe = Ipv4Builder::new(A, H2, IpProto::UDP);
+    (probe.id, probe.ttl) = (0x4242, 1);
+    let probe = probe.build(&udp(A.into(), H2.into(), 40000, 33434, &[0x55; 32]));
+    let mut te = vec![11, 0, 0, 0, 0, 0, 0, 0];
+    te.extend_from_slice(&probe[..28]);
+    let sum = vxlab::decode::internet_checksum(&te);
+    te[2..4].copy_from_slice(&sum.to_be_bytes());
+    let router = Ipv4Addr::new(10, 0, 0, 1);
+    let ttl_exceeded = ethernet(
+        mac_for(A),
+        mac_for(router),
+        EtherType::IPV4,
+        &Ipv4Builder::new(router, A, IpProto::ICMP).build(&te),
+    );
 
     vec![
         ("icmp echo request", echo),
@@ -214,11 +229,23 @@ fn ethernet_frames() -> Vec<(&'static str, Vec<u8>)> {
         ("vxlan 4789 tcp", vx_tcp),
         ("ipip", ipip),
         ("ipv4 last fragment", frag),
+        ("icmp time exceeded", ttl_exceeded),
     ]
 }
 
-/// Values the decoder gives for each field of [`FIELDS`], in layer order.
+/// Values the decoder gives for each field of [`FIELDS`], in layer order, followed by
+/// those of the packet quoted by an ICMP error (which tshark dissects too).
 fn expected(p: &Packet<'_>) -> BTreeMap<&'static str, Vec<String>> {
+    let mut m = layer_fields(p);
+    if let Some(quote) = p.icmp_quote(&DecodeOptions::default()) {
+        for (k, v) in layer_fields(&quote) {
+            m.entry(k).or_default().extend(v);
+        }
+    }
+    m
+}
+
+fn layer_fields(p: &Packet<'_>) -> BTreeMap<&'static str, Vec<String>> {
     let mut m: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     let mut put = |k: &'static str, v: &dyn ToString| m.entry(k).or_default().push(v.to_string());
     let tcp_len = tcp_payload_len(p);
@@ -256,7 +283,7 @@ fn expected(p: &Packet<'_>) -> BTreeMap<&'static str, Vec<String>> {
                 put("ip.hdr_len", &h.header_len);
                 put("ip.flags.df", &u8::from(h.dont_fragment));
                 put("ip.flags.mf", &u8::from(h.more_fragments));
-                put("ip.frag_offset", &(h.fragment_offset * 8));
+                put("ip.frag_offset", &h.fragment_offset);
                 put("ip.checksum", &h.checksum);
             }
             Layer::Ipv6(h) => {

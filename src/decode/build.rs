@@ -5,10 +5,11 @@
 //! then in IP, then in Ethernet.
 //!
 //! ```
+//! use std::net::Ipv4Addr;
 //! use vxlab::decode::build::{ethernet, udp, Ipv4Builder, mac_for};
 //! use vxlab::decode::{EtherType, IpProto};
 //!
-//! let (src, dst) = ([10, 0, 0, 4].into(), [10, 0, 0, 14].into());
+//! let (src, dst) = (Ipv4Addr::new(10, 0, 0, 4), Ipv4Addr::new(10, 0, 0, 14));
 //! let seg = udp(src.into(), dst.into(), 5000, 53, b"query");
 //! let ip = Ipv4Builder::new(src, dst, IpProto::UDP).build(&seg);
 //! let frame = ethernet(mac_for(dst), mac_for(src), EtherType::IPV4, &ip);

@@ -1,23 +1,6 @@
 //! A fingerprint of the innermost IP packet, for finding the same packet at several hops.
 //!
-//! Seen at successive capture points (a container's veth, a bridge, the host's uplink,
-//! the remote host after VXLAN decapsulation), one packet keeps most of its identity:
-//!
-//! | field                          | survives routing | survives VXLAN encap | survives SNAT/DNAT |
-//! |--------------------------------|------------------|----------------------|--------------------|
-//! | protocol                       | yes              | yes (inner)          | yes                |
-//! | src / dst address              | yes              | yes (inner)          | **no**             |
-//! | IPv4 id / IPv6 fragment id     | yes              | yes (inner)          | yes (Linux keeps it) |
-//! | ICMP type, code, seq           | yes              | yes                  | yes                |
-//! | ICMP echo id                   | yes              | yes                  | **no** (NAT rewrites it like a port) |
-//! | TCP seq, ack, flags            | yes              | yes                  | yes (unless a middlebox randomizes ISNs) |
-//! | TCP / UDP ports                | yes              | yes                  | **no**             |
-//! | payload length and hash        | yes              | yes                  | yes (unless an ALG rewrites payload) |
-//! | TTL / hop limit, checksums     | **no**           | —                    | **no**             |
-//!
-//! TTL and checksums are therefore not part of the key. Use `==` on [`FlowKey`] to match a
-//! packet between hops without NAT, and [`FlowKey::matches_across_nat`] to match it across
-//! address or port translation.
+//! See [`FlowKey`] for which fields survive which kind of hop.
 
 use std::net::IpAddr;
 
@@ -99,8 +82,27 @@ impl TransportKey {
     }
 }
 
-/// Identity of the innermost IP packet of a frame; see the [module docs](self) for which
-/// fields survive which kind of hop.
+/// Identity of the innermost IP packet of a frame.
+///
+/// Seen at successive capture points (a container's veth, a bridge, the host's uplink,
+/// the remote host after VXLAN decapsulation), one packet keeps most of its identity:
+///
+/// | field                          | survives routing | survives VXLAN encap | survives SNAT/DNAT |
+/// |--------------------------------|------------------|----------------------|--------------------|
+/// | protocol                       | yes              | yes (inner)          | yes                |
+/// | src / dst address              | yes              | yes (inner)          | **no**             |
+/// | IPv4 id / IPv6 fragment id     | yes              | yes (inner)          | yes (Linux keeps it) |
+/// | IPv6 flow label                | yes              | yes (inner)          | usually (not compared across NAT) |
+/// | ICMP type, code, seq           | yes              | yes                  | yes                |
+/// | ICMP echo id                   | yes              | yes                  | **no** (NAT rewrites it like a port) |
+/// | TCP seq, ack, flags            | yes              | yes                  | yes (unless a middlebox randomizes ISNs) |
+/// | TCP / UDP ports                | yes              | yes                  | **no**             |
+/// | payload length and hash        | yes              | yes                  | yes (unless an ALG rewrites payload) |
+/// | TTL / hop limit, checksums     | **no**           | —                    | **no**             |
+///
+/// TTL and checksums are therefore not part of the key. Use `==` on [`FlowKey`] to match a
+/// packet between hops without NAT, and [`FlowKey::matches_across_nat`] to match it across
+/// address or port translation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct FlowKey {
     /// Protocol of the IP payload.

@@ -4,8 +4,9 @@
 //! could decode (Ethernet, 802.1Q/802.1ad VLAN tags, ARP, IPv4, IPv6 with extension
 //! headers, ICMP, ICMPv6, IGMP, UDP, TCP, VXLAN and the frame VXLAN carries, IP-in-IP),
 //! the byte [`Span`] of each, and — if a layer was truncated or malformed — a
-//! [`DecodeError`] saying which layer, at which offset, and why. It never panics and never
-//! copies packet bytes: [`Layer::Payload`] and option fields borrow from the input.
+//! [`DecodeError`] saying which layer, at which offset, and why. It never panics on any
+//! input, and payloads ([`Layer::Payload`]) and option bytes borrow from the input rather
+//! than being copied.
 //!
 //! ```
 //! use vxlab::decode::{decode, DecodeOptions};
@@ -35,6 +36,7 @@ mod flow;
 mod hex;
 mod icmp;
 mod ip;
+mod ipv6;
 mod packet;
 mod summary;
 mod transport;
@@ -47,9 +49,8 @@ pub use ethernet::{ETHERNET_LEN, EtherType, Ethernet, LinkAddr, MacAddr, Sll, Vl
 pub use flow::{FlowKey, TransportKey, payload_hash};
 pub use hex::Hex;
 pub use icmp::{ICMP_LEN, ICMPV6_LEN, IGMP_MIN_LEN, Icmp, Icmpv6, Igmp, IgmpGroupRecord};
-pub use ip::{
-    IPV4_MIN_LEN, IPV6_FIXED_LEN, IpProto, Ipv4, Ipv6, Ipv6Extension, Ipv6Fragment, TlvOptions,
-};
+pub use ip::{IPV4_MIN_LEN, IpProto, Ipv4, TlvOptions};
+pub use ipv6::{IPV6_FIXED_LEN, Ipv6, Ipv6Extension, Ipv6Fragment};
 pub use packet::{IpRef, Layer, Packet, Span};
 pub use transport::{TCP_MIN_LEN, Tcp, TcpFlags, TcpOptions, UDP_LEN, Udp};
 pub use vxlan::{VXLAN_LEN, VXLAN_PORT, VXLAN_PORT_LINUX, Vxlan};

@@ -10,9 +10,11 @@ use super::error::DecodeError;
 use super::ethernet::{Ethernet, Sll, Vlan};
 use super::hex::serialize_hex;
 use super::icmp::{Icmp, Icmpv6, Igmp};
-use super::ip::{IpProto, Ipv4, Ipv6};
+use super::ip::{IpProto, Ipv4};
+use super::ipv6::Ipv6;
 use super::transport::{Tcp, Udp};
 use super::vxlan::Vxlan;
+use super::{DecodeOptions, decode_linktype, linktype};
 
 /// One decoded protocol layer. Serializes externally tagged, e.g. `{"ipv4": {...}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -256,6 +258,25 @@ impl<'a> Packet<'a> {
         /// The TCP header of the innermost frame.
         tcp, Tcp, Tcp<'a>
     );
+
+    /// For an ICMP or ICMPv6 error (unreachable, time exceeded, parameter problem, redirect,
+    /// packet too big) in the innermost frame, decodes the original packet it quotes.
+    /// The quote is usually cut short, so expect an [`ErrorReason::Truncated`] error
+    /// in the result.
+    ///
+    /// [`ErrorReason::Truncated`]: super::ErrorReason::Truncated
+    pub fn icmp_quote(&self, opts: &DecodeOptions) -> Option<Packet<'a>> {
+        let layers = self.innermost();
+        let at = layers.iter().rposition(|l| match l {
+            Layer::Icmp(h) => matches!(h.icmp_type, 3 | 4 | 5 | 11 | 12),
+            Layer::Icmpv6(h) => matches!(h.icmp_type, 1..=4),
+            _ => false,
+        })?;
+        match layers.get(at + 1)? {
+            Layer::Payload(quote) => Some(decode_linktype(linktype::RAW, quote, opts)),
+            _ => None,
+        }
+    }
 
     /// The undecoded bytes at the end of the innermost frame, if any.
     pub fn payload(&self) -> Option<&'a [u8]> {

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use super::ethernet::EtherType;
 use super::icmp::{Icmp, Icmpv6, Igmp};
 use super::packet::{IpRef, Layer, Packet};
+use super::transport::TcpFlags;
 
 impl Packet<'_> {
     /// A one-line human summary, e.g. `10.0.0.4 > 10.0.0.14: ICMP echo request id 7 seq 1
@@ -140,7 +141,7 @@ fn describe_ip(out: &mut String, ip: IpRef<'_, '_>, seg: &[Layer<'_>]) {
         Some(Layer::Udp(u)) => write!(out, "UDP len {}", u.length.saturating_sub(8)),
         Some(Layer::Tcp(t)) => {
             let _ = write!(out, "TCP {} seq {}", t.flags, t.seq);
-            if t.flags.contains(super::TcpFlags::ACK) {
+            if t.flags.contains(TcpFlags::ACK) {
                 let _ = write!(out, " ack {}", t.ack);
             }
             write!(out, " win {} len {payload_len}", t.window)

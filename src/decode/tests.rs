@@ -390,3 +390,31 @@ fn unknown_ethertype_and_json() {
     assert_eq!(json["error"]["layer"], "IPv4");
     assert_eq!(json["error"]["reason"]["kind"], "truncated");
 }
+
+#[test]
+fn icmp_error_quote() {
+    // Time exceeded from a router, quoting the first 28 bytes of a UDP probe.
+    let probe = Ipv4Builder::new(A, B, IpProto::UDP).build(&udp(
+        A.into(),
+        B.into(),
+        40000,
+        33434,
+        &[0; 32],
+    ));
+    let mut te = vec![11, 0, 0, 0, 0, 0, 0, 0];
+    te.extend_from_slice(&probe[..28]);
+    let router = Ipv4Addr::new(10, 0, 0, 1);
+    let ip = Ipv4Builder::new(router, A, IpProto::ICMP).build(&te);
+    let f = ethernet(mac_for(A), mac_for(router), EtherType::IPV4, &ip);
+    let p = decode(&f, &opts());
+    assert_eq!(p.error, None);
+    assert_eq!(
+        p.summary(),
+        "10.0.0.1 > 10.0.0.4: ICMP time exceeded in transit ttl 64"
+    );
+    let q = p.icmp_quote(&opts()).unwrap();
+    assert_eq!(names(&q), ["IPv4", "UDP"]);
+    assert_eq!(q.udp().unwrap().dst_port, 33434);
+    assert_eq!(q.error.unwrap().layer, "IPv4", "the quote is truncated");
+    assert_eq!(decode(&ECHO_FRAME, &opts()).icmp_quote(&opts()), None);
+}
