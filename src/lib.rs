@@ -14,3 +14,6 @@ pub mod plan;
 pub mod process;
 pub mod scenario;
 pub mod sys;
+pub mod capture;
+pub mod trace;
+pub mod pcapfile;

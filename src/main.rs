@@ -43,6 +43,8 @@ enum Command {
     Exec(cmd::ExecArgs),
     /// Print the ip/bridge/sysctl commands that build (or remove) a lab, in order.
     Script(cmd::ScriptArgs),
+    /// Send a probe from a node and follow each packet hop by hop through the lab.
+    Trace(cmd::TraceArgs),
     /// List the built-in labs.
     Labs,
     /// Time `up`/`down` against bash running the equivalent script.
@@ -63,6 +65,7 @@ fn main() -> ExitCode {
         Some(Command::Status(a)) => cmd::status(&a),
         Some(Command::Exec(a)) => cmd::exec(&a),
         Some(Command::Script(a)) => cmd::script(&a),
+        Some(Command::Trace(a)) => cmd::trace(&a),
         Some(Command::Labs) => cmd::labs(),
         Some(Command::Bench(a)) => cmd::bench(&a),
         Some(Command::ServeHttp(a)) => cmd::serve_http(&a),

@@ -146,3 +146,20 @@ pub fn read_sysctl(name: &str, key: &str) -> io::Result<String> {
         Ok(fs::read_to_string(file)?.trim().to_string())
     })
 }
+
+/// Runs `f` on a new thread that entered namespace `name`, without waiting for it: for
+/// work that lives as long as the namespace is watched (a capture). The thread must exit
+/// when `f` returns; its result comes back through the handle.
+pub fn spawn_in<T, F>(name: &str, f: F) -> io::Result<std::thread::JoinHandle<io::Result<T>>>
+where
+    T: Send + 'static,
+    F: FnOnce() -> io::Result<T> + Send + 'static,
+{
+    let file = open(name)?;
+    std::thread::Builder::new()
+        .name(format!("ns {name}"))
+        .spawn(move || {
+            setns(&file, CloneFlags::CLONE_NEWNET).map_err(io_err)?;
+            f()
+        })
+}

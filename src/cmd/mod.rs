@@ -5,6 +5,7 @@ mod bench;
 mod lab_cmds;
 mod load;
 mod status;
+mod trace;
 
 pub use bench::{BenchArgs, bench};
 pub use lab_cmds::{
@@ -12,3 +13,4 @@ pub use lab_cmds::{
     lint, script, serve_http, up,
 };
 pub use status::{StatusArgs, status};
+pub use trace::{TraceArgs, trace};

@@ -1,0 +1,240 @@
+//! Live capture on many interfaces of many namespaces at once, with libpcap.
+//!
+//! Each capture point (namespace, interface, direction) gets its own pcap handle, opened
+//! on a thread that entered the namespace and that exits when the capture stops. Frames
+//! from every point arrive on one channel, stamped in nanoseconds. Drops are counted per
+//! point (libpcap's and the kernel's) and reported, never hidden.
+
+mod points;
+
+pub use points::{lab_points, node_of_netns};
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::netns;
+
+/// Which way a frame crossed an interface, from the interface's point of view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dir {
+    /// Received by the interface.
+    In,
+    /// Sent by the interface.
+    Out,
+}
+
+impl Dir {
+    /// `in` or `out`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::In => "in",
+            Self::Out => "out",
+        }
+    }
+}
+
+/// One place where frames are captured.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Point {
+    /// Lab node (`HOST` or `HOST/NAME`).
+    pub node: String,
+    /// Network namespace.
+    pub netns: String,
+    /// Interface name.
+    pub iface: String,
+    /// Direction captured.
+    pub dir: Dir,
+}
+
+impl std::fmt::Display for Point {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{} {}", self.node, self.iface, self.dir.as_str())
+    }
+}
+
+/// A captured frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// Index of its capture point.
+    pub point: usize,
+    /// Capture time, nanoseconds since the Unix epoch.
+    pub ts_ns: u64,
+    /// Length on the wire.
+    pub len: u32,
+    /// Captured bytes (Ethernet frame).
+    pub data: Vec<u8>,
+}
+
+/// What one capture point saw and lost.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PointStats {
+    /// Frames delivered to vxlab.
+    pub captured: u64,
+    /// Frames libpcap received (`ps_recv`).
+    pub received: u32,
+    /// Frames dropped because vxlab's buffer was full (`ps_drop`).
+    pub dropped: u32,
+    /// Frames dropped by the interface or driver (`ps_ifdrop`).
+    pub if_dropped: u32,
+    /// Why the point could not capture, if it could not.
+    pub error: Option<String>,
+}
+
+/// Capture options.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Bytes kept per frame.
+    pub snaplen: i32,
+    /// Kernel buffer per point, bytes.
+    pub buffer: i32,
+    /// Only frames matching this BPF filter (tcpdump syntax).
+    pub filter: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { snaplen: 512, buffer: 4 << 20, filter: None }
+    }
+}
+
+/// A running capture on a set of points.
+pub struct Capture {
+    /// The points, indexed by [`Frame::point`].
+    pub points: Vec<Point>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<(usize, JoinHandle<std::io::Result<PointStats>>)>,
+    frames: Receiver<Frame>,
+    /// Points that failed to open, with the reason.
+    pub failed: Vec<(usize, String)>,
+}
+
+impl Capture {
+    /// Opens every point and starts capturing. Returns once every handle is open (or has
+    /// failed), so nothing sent afterwards is missed.
+    pub fn start(points: Vec<Point>, opts: &Options) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, frames) = mpsc::channel();
+        let (ready_tx, ready_rx) = mpsc::channel::<(usize, Result<(), String>)>();
+        let mut threads = Vec::new();
+        let mut failed = Vec::new();
+        for (i, p) in points.iter().enumerate() {
+            let (p2, tx, ready, stop, opts) = (p.clone(), tx.clone(), ready_tx.clone(), stop.clone(), opts.clone());
+            match netns::spawn_in(&p.netns, move || Ok(run_point(i, &p2, &opts, &tx, &ready, &stop))) {
+                Ok(t) => threads.push((i, t)),
+                Err(e) => failed.push((i, e.to_string())),
+            }
+        }
+        drop(ready_tx);
+        for _ in 0..threads.len() {
+            match ready_rx.recv_timeout(Duration::from_secs(5)) {
+                Ok((i, Err(e))) => failed.push((i, e)),
+                Ok((_, Ok(()))) => {}
+                Err(_) => break,
+            }
+        }
+        Self { points, stop, threads, frames, failed }
+    }
+
+    /// Frames captured so far, without waiting.
+    pub fn drain(&self) -> Vec<Frame> {
+        self.frames.try_iter().collect()
+    }
+
+    /// Waits up to `timeout` for the next frame.
+    pub fn next_timeout(&self, timeout: Duration) -> Option<Frame> {
+        self.frames.recv_timeout(timeout).ok()
+    }
+
+    /// Stops every point and returns the frames not yet drained and each point's counters.
+    pub fn stop(self) -> (Vec<Frame>, Vec<PointStats>) {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut stats = vec![PointStats::default(); self.points.len()];
+        for (i, e) in &self.failed {
+            stats[*i].error = Some(e.clone());
+        }
+        for (i, t) in self.threads {
+            match t.join() {
+                Ok(Ok(s)) => stats[i] = s,
+                Ok(Err(e)) => stats[i].error = Some(e.to_string()),
+                Err(_) => stats[i].error = Some("capture thread panicked".into()),
+            }
+        }
+        let frames = self.frames.try_iter().collect();
+        (frames, stats)
+    }
+}
+
+fn run_point(
+    i: usize,
+    p: &Point,
+    opts: &Options,
+    tx: &Sender<Frame>,
+    ready: &Sender<(usize, Result<(), String>)>,
+    stop: &AtomicBool,
+) -> PointStats {
+    let mut stats = PointStats::default();
+    let opened = pcap::Capture::from_device(p.iface.as_str())
+        .map(|c| {
+            c.promisc(false)
+                .immediate_mode(true)
+                .snaplen(opts.snaplen)
+                .buffer_size(opts.buffer)
+                .timeout(50)
+                .precision(pcap::Precision::Nano)
+        })
+        .and_then(pcap::Capture::open)
+        .and_then(|c| {
+            c.direction(match p.dir {
+                Dir::In => pcap::Direction::In,
+                Dir::Out => pcap::Direction::Out,
+            })?;
+            if let Some(f) = &opts.filter {
+                let mut c = c;
+                c.filter(f, true)?;
+                return Ok(c);
+            }
+            Ok(c)
+        });
+    let mut cap = match opened {
+        Ok(c) => {
+            let _ = ready.send((i, Ok(())));
+            c
+        }
+        Err(e) => {
+            let msg = format!("{p}: {e}");
+            let _ = ready.send((i, Err(msg.clone())));
+            stats.error = Some(msg);
+            return stats;
+        }
+    };
+    while !stop.load(Ordering::Relaxed) {
+        match cap.next_packet() {
+            Ok(pkt) => {
+                let ts = pkt.header.ts;
+                let ts_ns = u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(ts.tv_usec).unwrap_or(0);
+                stats.captured += 1;
+                let frame = Frame { point: i, ts_ns, len: pkt.header.len, data: pkt.data.to_vec() };
+                if tx.send(frame).is_err() {
+                    break;
+                }
+            }
+            Err(pcap::Error::TimeoutExpired) => {}
+            Err(e) => {
+                stats.error = Some(format!("{p}: {e}"));
+                break;
+            }
+        }
+    }
+    if let Ok(s) = cap.stats() {
+        stats.received = s.received;
+        stats.dropped = s.dropped;
+        stats.if_dropped = s.if_dropped;
+    }
+    stats
+}

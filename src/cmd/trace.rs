@@ -1,0 +1,145 @@
+//! `vxlab trace`: send a probe from a node, capture on every interface of the lab, and
+//! print each packet's journey hop by hop.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use vxlab::capture::{Capture, Options, PointStats, lab_points};
+use vxlab::decode::DecodeOptions;
+use vxlab::model::netns_name;
+use vxlab::netns;
+use vxlab::trace::{Journey, Topology, correlate, journeys_text};
+
+use super::lab_cmds::runtime;
+use super::load::{require_root, running};
+
+/// `vxlab trace LAB --from NODE (--ping IP | --tcp IP:PORT | --udp IP:PORT)`
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("probe").required(true).args(["ping", "tcp", "udp"])))]
+pub struct TraceArgs {
+    /// A lab that is up.
+    lab: String,
+    /// Node that sends the probe, e.g. hostA/container.
+    #[arg(long)]
+    from: String,
+    /// Send ICMP echo requests to this address.
+    #[arg(long, value_name = "IP")]
+    ping: Option<IpAddr>,
+    /// Open a TCP connection (and send an HTTP GET) to this address.
+    #[arg(long, value_name = "IP:PORT")]
+    tcp: Option<SocketAddr>,
+    /// Send a UDP datagram to this address.
+    #[arg(long, value_name = "IP:PORT")]
+    udp: Option<SocketAddr>,
+    /// Number of probes (pings or datagrams).
+    #[arg(long, default_value_t = 1)]
+    count: u32,
+    /// Show every journey captured, not only the probe's.
+    #[arg(long)]
+    all: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `vxlab trace`
+pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
+    require_root("trace")?;
+    let loaded = running(&a.lab)?;
+    let lab = loaded.lab;
+    let ns = netns_name(&lab.name, &a.from);
+    if !netns::exists(&ns) {
+        bail!("lab `{}` has no node `{}` up (is the lab up? `vxlab status {}`)", lab.name, a.from, lab.name);
+    }
+    let rt = runtime()?;
+    let points = rt.block_on(lab_points(&lab.name)).context("cannot list the lab's interfaces")?;
+    let capture = Capture::start(points, &Options::default());
+    if !a.json {
+        eprintln!("capturing on {} points ({} interfaces) of lab {}", capture.points.len(), capture.points.len() / 2, lab.name);
+    }
+    let target = a.ping.or(a.tcp.map(|s| s.ip())).or(a.udp.map(|s| s.ip())).context("no probe")?;
+    let probe_result = send_probe(&ns, a);
+    std::thread::sleep(Duration::from_millis(300));
+    let points = capture.points.clone();
+    let (frames, stats) = capture.stop();
+    let probe_note = probe_result.err().map(|e| format!("{e:#}"));
+    let topo = Topology::of_lab(&lab);
+    let journeys: Vec<Journey> = correlate(&points, &frames, &topo, &DecodeOptions::default(), Some(&a.from))
+        .into_iter()
+        .filter(|j| a.all || j.hops.iter().any(|h| h.src.0 == target || h.dst.0 == target))
+        .collect();
+    let dropped: u64 = stats.iter().map(|s| u64::from(s.dropped) + u64::from(s.if_dropped)).sum();
+    if a.json {
+        let out = serde_json::json!({
+            "lab": lab.name, "from": a.from, "target": target.to_string(),
+            "probe_error": probe_note, "frames": frames.len(), "drops": dropped,
+            "points": points.iter().zip(&stats).map(|(p, s)| serde_json::json!({"point": p, "stats": s})).collect::<Vec<_>>(),
+            "journeys": journeys,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print!("{}", journeys_text(&journeys));
+        if journeys.is_empty() {
+            println!("no packet of the probe was seen on any interface of the lab");
+        }
+        report(&stats, frames.len(), dropped, &points);
+        if let Some(n) = &probe_note {
+            println!("probe: {n}");
+        }
+    }
+    Ok(if journeys.iter().all(|j| j.delivered) && !journeys.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn report(stats: &[PointStats], frames: usize, dropped: u64, points: &[vxlab::capture::Point]) {
+    println!("\ncaptured {frames} frames on {} points; dropped {dropped}", points.len());
+    for (p, s) in points.iter().zip(stats) {
+        if let Some(e) = &s.error {
+            println!("  {p}: not captured: {e}");
+        } else if s.dropped + s.if_dropped > 0 {
+            println!("  {p}: {} dropped by libpcap, {} by the interface", s.dropped, s.if_dropped);
+        }
+    }
+}
+
+fn send_probe(ns: &str, a: &TraceArgs) -> Result<()> {
+    let count = a.count.max(1);
+    if let Some(ip) = a.ping {
+        let status = netns::run_in(ns, move || {
+            Command::new("ping")
+                .args(["-c", &count.to_string(), "-i", "0.2", "-W", "1", &ip.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+        })
+        .context("cannot run ping (install iputils-ping)")?;
+        if !status.success() {
+            bail!("ping {ip}: no reply");
+        }
+    } else if let Some(addr) = a.tcp {
+        netns::run_in(ns, move || {
+            let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+            s.set_read_timeout(Some(Duration::from_secs(2)))?;
+            s.write_all(format!("GET / HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: vxlab-trace\r\n\r\n").as_bytes())?;
+            let mut buf = Vec::new();
+            let _ = s.read_to_end(&mut buf);
+            Ok(())
+        })
+        .with_context(|| format!("TCP connection to {addr}"))?;
+    } else if let Some(addr) = a.udp {
+        netns::run_in(ns, move || {
+            let bind: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0".parse() } else { "[::]:0".parse() }.map_err(std::io::Error::other)?;
+            let s = UdpSocket::bind(bind)?;
+            for i in 0..count {
+                s.send_to(format!("vxlab probe {i}").as_bytes(), addr)?;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Ok(())
+        })
+        .with_context(|| format!("UDP datagram to {addr}"))?;
+    }
+    Ok(())
+}
