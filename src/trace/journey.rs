@@ -155,10 +155,9 @@ fn affinity(cur: &Sighting, next: &Sighting, points: &[Point], topo: &Topology) 
 
 fn order(mut rest: Vec<Sighting>, points: &[Point], topo: &Topology, source: Option<&str>) -> Vec<Sighting> {
     rest.sort_by_key(|s| (s.ts_ns, points[s.point].dir == Dir::In));
-    let start = rest
-        .iter()
-        .position(|s| points[s.point].dir == Dir::Out && source.is_none_or(|n| points[s.point].node == n))
-        .unwrap_or(0);
+    let start = source.map_or(0, |src| {
+        rest.iter().position(|s| points[s.point].dir == Dir::Out && points[s.point].node == src).unwrap_or(0)
+    });
     let mut path = vec![rest.remove(start)];
     while !rest.is_empty() {
         let cur = path.last().expect("path is never empty");

@@ -11,3 +11,6 @@ mod topology;
 pub use journey::{Hop, Journey, correlate};
 pub use render::{journey_table, journeys_text};
 pub use topology::Topology;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,90 @@
+//! `vxlab trace` on docker-overlay (seed 000): the ping from container A to container B
+//! crosses the overlay hop by hop, and with B's FDB entry gone it ends at A's vxlan0.
+
+mod common;
+
+use std::process::Command;
+
+use common::TestLab;
+use serde_json::Value;
+
+fn trace(lab: &TestLab, extra: &[&str]) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_vxlab"))
+        .args(["trace", &lab.lab.name, "--from", "hostA/container", "--json"])
+        .args(extra)
+        .output()
+        .expect("run vxlab trace");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+fn hops(j: &Value) -> Vec<String> {
+    j["hops"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| format!("{}:{} {}", h["node"].as_str().unwrap(), h["iface"].as_str().unwrap(), h["dir"].as_str().unwrap()))
+        .collect()
+}
+
+#[test]
+fn ping_journey_crosses_the_overlay_and_back() {
+    require_root!();
+    let lab = TestLab::up_file("docker-overlay.toml");
+    let v = trace(&lab, &["--ping", "10.0.0.14"]);
+    assert_eq!(v["drops"], 0);
+    let journeys = v["journeys"].as_array().unwrap();
+    let request = journeys.iter().find(|j| j["summary"].as_str().unwrap().contains("echo request")).expect("request");
+    let reply = journeys.iter().find(|j| j["summary"].as_str().unwrap().contains("echo reply")).expect("reply");
+    let want = [
+        "hostA/container:veth105 out",
+        "hostA/sandbox_2:veth104 in",
+        "hostA/sandbox_2:vxlan0 out",
+        "hostA:eth0 out",
+        "underlay:hostA in",
+        "underlay:hostB out",
+        "hostB:eth0 in",
+        "hostB/sandbox_2:vxlan0 in",
+        "hostB/sandbox_2:veth104 out",
+        "hostB/container:veth105 in",
+    ];
+    assert_eq!(hops(request), want);
+    let encap = &request["hops"][3];
+    assert_eq!(encap["encap"]["vni"], 100);
+    assert_eq!(encap["encap"]["outer_dst"], "192.168.228.149");
+    assert!(encap["changes"][0].as_str().unwrap().starts_with("encapsulated VNI 100"));
+    assert!(request["hops"][7]["changes"][0].as_str().unwrap().starts_with("decapsulated VNI 100"));
+    assert_eq!(request["delivered"], true);
+    assert_eq!(reply["delivered"], true);
+    assert_eq!(hops(reply).first().map(String::as_str), Some("hostB/container:veth105 out"));
+    assert_eq!(hops(reply).last().map(String::as_str), Some("hostA/container:veth105 in"));
+}
+
+#[test]
+fn without_the_fdb_entry_the_journey_ends_at_vxlan0() {
+    require_root!();
+    let lab = TestLab::up_file("docker-overlay.toml");
+    let mac = lab.ok("hostB/container", &["cat", "/sys/class/net/veth105/address"]);
+    lab.ok("hostA/sandbox_2", &["bridge", "fdb", "del", mac.trim(), "dev", "vxlan0", "dst", "192.168.228.149"]);
+    let v = trace(&lab, &["--ping", "10.0.0.14"]);
+    let journeys = v["journeys"].as_array().unwrap();
+    assert_eq!(journeys.len(), 1, "only the request, no reply");
+    let j = &journeys[0];
+    assert_eq!(j["delivered"], false);
+    assert_eq!(j["last_seen"], "hostA/sandbox_2:vxlan0 out");
+    assert!(j["verdict"].as_str().unwrap().contains("not seen after"));
+}
+
+#[test]
+fn tcp_journeys_reach_the_remote_http_server() {
+    require_root!();
+    let lab = TestLab::up_file("docker-overlay.toml");
+    let v = trace(&lab, &["--tcp", "10.0.0.14:80"]);
+    assert!(v["probe_error"].is_null(), "{}", v["probe_error"]);
+    let journeys = v["journeys"].as_array().unwrap();
+    let syn = journeys.iter().find(|j| j["summary"].as_str().unwrap().contains("[S]")).expect("SYN journey");
+    assert_eq!(syn["delivered"], true);
+    assert!(journeys.len() >= 5, "handshake, request, answer and close: {}", journeys.len());
+    assert!(journeys.iter().all(|j| j["delivered"] == true));
+}
