@@ -49,9 +49,9 @@ pub enum UpError {
         /// The equivalent shell command.
         command: String,
         /// What the kernel said.
-        source: KernelError,
+        source: Box<KernelError>,
         /// What the rollback did.
-        rollback: Teardown,
+        rollback: Box<Teardown>,
     },
     /// Recording the lab failed.
     #[error("cannot write {path}: {source}")]
@@ -130,9 +130,53 @@ pub fn labs_up() -> Vec<String> {
     labs
 }
 
+/// File in a lab's record directory whose presence says its IPVS services are emulated.
+pub const EMULATED_IPVS_FILE: &str = "emulated-ipvs";
+
+/// Whether lab `name` was brought up with its IPVS services emulated.
+pub fn recorded_ipvs_emulated(name: &str) -> bool {
+    state_dir(name).join(EMULATED_IPVS_FILE).exists()
+}
+
+/// Checks that the kernel has IPVS if the lab needs it, and that the programs NAT rules
+/// are applied with are installed.
+fn preflight_nat(lab: &Lab) -> Result<(), UpError> {
+    if let Some(s) = lab.ipvs.iter().find(|s| !s.emulated) {
+        if !crate::ipvs::kernel_has_ipvs() {
+            return Err(UpError::Preflight(format!(
+                "this kernel has no IPVS: kernel module ip_vs is missing ({} does not exist; \
+                 `modprobe ip_vs` where modules can be loaded), and lab `{}` has IPVS service {} in {}; \
+                 bring it up with --emulate-ipvs to build its IPVS services with nftables instead; \
+                 nothing was changed",
+                crate::ipvs::PROC_DIR,
+                lab.name,
+                s,
+                s.node
+            )));
+        }
+    }
+    let nft = !lab.nat.is_empty() || !lab.services.is_empty() || lab.ipvs_emulated();
+    let xt = lab.nat.iter().any(|n| n.ipvs) && !lab.ipvs_emulated();
+    for (needed, program, package) in [(nft, "nft", "nftables"), (xt, "iptables", "iptables")] {
+        if needed && !crate::nat::apply::in_path(program) {
+            return Err(UpError::Preflight(format!(
+                "lab `{}` has NAT rules, applied with `{program}`, which is not installed \
+                 (Debian package {package}); nothing was changed",
+                lab.name
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Checks, without changing anything, that this machine can build `lab`.
 pub fn preflight(lab: &Lab) -> Result<(), UpError> {
+    preflight_nat(lab)?;
     for s in &lab.sysctls {
+        // An emulated lab does not write IPVS sysctls (see `vxlab script`).
+        if lab.ipvs_emulated() && s.key.starts_with("net.ipv4.vs.") {
+            continue;
+        }
         let parts: Vec<&str> = s.key.split('.').collect();
         // Per-interface keys (net.ipv4.conf.IF.x) exist only once the interface does.
         if matches!(parts.get(2), Some(&("conf" | "neigh"))) {
@@ -167,7 +211,29 @@ pub async fn up<K: Kernel>(
     kernel: &mut K,
     mut on_step: impl FnMut(usize, usize, &Op),
 ) -> Result<(), UpError> {
-    let _lock = lock(&lab.name)?;
+    let building = begin(lab, source)?;
+    for (i, op) in building.ops.iter().enumerate() {
+        on_step(i + 1, building.ops.len(), op);
+        building.step(i, kernel).await?;
+    }
+    Ok(())
+}
+
+/// A lab being built one operation at a time (see [`begin`]): holds the lock while alive.
+/// Dropped half way, it leaves the lab half built; remove it with [`down`].
+pub struct Building {
+    _lock: LabLock,
+    lab: String,
+    dir: PathBuf,
+    /// The plan, in order.
+    pub ops: Vec<Op>,
+}
+
+/// Starts building `lab`: takes the lock, checks that the lab is not up and that this
+/// machine can build it, and records `source`. Then apply each step with
+/// [`Building::step`], in order.
+pub fn begin(lab: &Lab, source: &str) -> Result<Building, UpError> {
+    let lock = lock(&lab.name)?;
     if let Some(found) = namespaces_of(&lab.name).into_iter().next() {
         return Err(UpError::AlreadyUp {
             lab: lab.name.clone(),
@@ -180,22 +246,39 @@ pub async fn up<K: Kernel>(
     fs::create_dir_all(&dir)
         .and_then(|()| fs::write(&file, source))
         .map_err(|source| UpError::State { path: file, source })?;
-    let ops = plan(lab);
-    for (i, op) in ops.iter().enumerate() {
-        on_step(i + 1, ops.len(), op);
+    if lab.ipvs_emulated() {
+        let file = dir.join(EMULATED_IPVS_FILE);
+        let text = "IPVS services of this lab are emulated with nftables (vxlab up --emulate-ipvs)\n";
+        fs::write(&file, text).map_err(|source| UpError::State { path: file, source })?;
+    }
+    Ok(Building {
+        _lock: lock,
+        lab: lab.name.clone(),
+        dir,
+        ops: plan(lab),
+    })
+}
+
+impl Building {
+    /// Applies step `i` (0-based) of the plan. If it fails, everything the lab had created
+    /// is removed and the error names the step.
+    pub async fn step<K: Kernel>(&self, i: usize, kernel: &mut K) -> Result<(), UpError> {
+        let Some(op) = self.ops.get(i) else {
+            return Ok(());
+        };
         if let Err(source) = kernel.apply(op).await {
-            let rollback = kernel.teardown(&lab.name).await;
-            let _ = fs::remove_dir_all(&dir);
+            let rollback = kernel.teardown(&self.lab).await;
+            let _ = fs::remove_dir_all(&self.dir);
             return Err(UpError::Step {
                 step: i + 1,
-                total: ops.len(),
+                total: self.ops.len(),
                 command: op.command(),
                 source,
                 rollback,
             });
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Removes lab `name` from the machine, whatever state it is in. Idempotent.

@@ -6,7 +6,7 @@ mod netlink;
 mod recorder;
 
 pub use conn::connect;
-pub use netlink::{Netlink, teardown};
+pub use netlink::{Attr, Netlink, NlSocket, decode_attrs, encode_attrs, teardown};
 pub use recorder::{FailAt, Recorder};
 
 use std::future::Future;
@@ -18,7 +18,7 @@ use crate::plan::Op;
 pub enum KernelError {
     /// The kernel refused a netlink request.
     #[error("netlink: {0}")]
-    Netlink(#[from] rtnetlink::Error),
+    Netlink(Box<rtnetlink::Error>),
     /// A system call or file operation failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -30,9 +30,21 @@ pub enum KernelError {
         /// Device name.
         dev: String,
     },
+    /// Applying NAT rules (nft, iptables) failed.
+    #[error("{0}")]
+    Nat(#[from] crate::nat::NatError),
+    /// Programming IPVS failed.
+    #[error("{0}")]
+    Ipvs(#[from] crate::ipvs::IpvsError),
     /// Injected by [`FailAt`] (the `VXLAB_FAIL_AT_STEP` test hook).
     #[error("failure injected at this step (test hook)")]
     Injected,
+}
+
+impl From<rtnetlink::Error> for KernelError {
+    fn from(e: rtnetlink::Error) -> Self {
+        Self::Netlink(Box::new(e))
+    }
 }
 
 /// What tearing a lab down did.

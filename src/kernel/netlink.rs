@@ -6,6 +6,10 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use futures::TryStreamExt;
+use netlink_packet_core::{
+    DecodeError, Emitable, NLA_F_NESTED, NetlinkDeserializable, NetlinkMessage,
+    NetlinkSerializable, Nla, NlasIterator,
+};
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
 use rtnetlink::packet_route::neighbour::{NeighbourFlags, NeighbourMessage, NeighbourState};
 use rtnetlink::{
@@ -239,6 +243,48 @@ impl Netlink {
                 );
                 process::spawn(&ns, program, &log, self.exe.as_deref())?;
             }
+            Op::AddNatChain { chain, .. } => {
+                crate::nat::apply::nft(
+                    &ns,
+                    vec![
+                        crate::nat::rule::table_json(),
+                        crate::nat::rule::user_chain_json(chain),
+                    ],
+                )?;
+            }
+            Op::AddNatRule { rule, insert, .. } => match rule.iptables(*insert) {
+                Some(args) if rule.needs_xt() => crate::nat::apply::iptables(&ns, &args)?,
+                _ => crate::nat::apply::nft(&ns, rule.json())?,
+            },
+            Op::AddIpvsService {
+                proto,
+                addr,
+                port,
+                scheduler,
+                ..
+            } => {
+                let v = crate::ipvs::Virtual {
+                    proto: *proto,
+                    addr: *addr,
+                    port: *port,
+                };
+                crate::ipvs::add_service(&ns, v, scheduler)?;
+            }
+            Op::AddIpvsReal {
+                proto,
+                addr,
+                port,
+                real,
+                ..
+            } => {
+                let v = crate::ipvs::Virtual {
+                    proto: *proto,
+                    addr: *addr,
+                    port: *port,
+                };
+                crate::ipvs::add_real(&ns, v, real)?;
+            }
+            Op::Note { .. } => {}
         }
         Ok(())
     }
@@ -291,4 +337,200 @@ pub fn teardown(lab: &str) -> Teardown {
         }
     }
     t
+}
+
+/// A netlink attribute with its value as raw bytes (a nested attribute's value is its
+/// children, encoded): the hand-rolled encoding of the generic-netlink (IPVS) and
+/// nfnetlink (conntrack) messages, which rtnetlink's crates do not cover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attr {
+    /// Attribute type, without the `NLA_F_*` flags.
+    pub kind: u16,
+    /// Whether `NLA_F_NESTED` is (to be) set.
+    pub nested: bool,
+    /// The value, unpadded.
+    pub data: Vec<u8>,
+}
+
+impl Attr {
+    /// An attribute holding `data`.
+    pub fn bytes(kind: u16, data: impl Into<Vec<u8>>) -> Self {
+        Self {
+            kind,
+            nested: false,
+            data: data.into(),
+        }
+    }
+
+    /// A native-endian `u16`.
+    pub fn u16(kind: u16, v: u16) -> Self {
+        Self::bytes(kind, v.to_ne_bytes())
+    }
+
+    /// A native-endian `u32`.
+    pub fn u32(kind: u16, v: u32) -> Self {
+        Self::bytes(kind, v.to_ne_bytes())
+    }
+
+    /// A network-order (big-endian) `u16`, e.g. a port.
+    pub fn be16(kind: u16, v: u16) -> Self {
+        Self::bytes(kind, v.to_be_bytes())
+    }
+
+    /// A NUL-terminated string.
+    pub fn string(kind: u16, s: &str) -> Self {
+        let mut d = s.as_bytes().to_vec();
+        d.push(0);
+        Self::bytes(kind, d)
+    }
+
+    /// A nested attribute holding `children`.
+    pub fn nest(kind: u16, children: &[Attr]) -> Self {
+        Self {
+            kind,
+            nested: true,
+            data: encode_attrs(children),
+        }
+    }
+
+    /// The attributes inside this one.
+    pub fn children(&self) -> Result<Vec<Attr>, DecodeError> {
+        decode_attrs(&self.data)
+    }
+
+    /// The value as a native-endian integer of up to 8 bytes (`None` if longer).
+    pub fn ne_uint(&self) -> Option<u64> {
+        int(&self.data, false)
+    }
+
+    /// The value as a big-endian integer of up to 8 bytes (`None` if longer).
+    pub fn be_uint(&self) -> Option<u64> {
+        int(&self.data, true)
+    }
+
+    /// The value as a string, without its trailing NULs.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.data)
+            .trim_end_matches('\0')
+            .to_string()
+    }
+}
+
+fn int(d: &[u8], big: bool) -> Option<u64> {
+    if d.is_empty() || d.len() > 8 {
+        return None;
+    }
+    let mut b = [0u8; 8];
+    if big {
+        b[8 - d.len()..].copy_from_slice(d);
+        Some(u64::from_be_bytes(b))
+    } else if cfg!(target_endian = "little") {
+        b[..d.len()].copy_from_slice(d);
+        Some(u64::from_le_bytes(b))
+    } else {
+        b[8 - d.len()..].copy_from_slice(d);
+        Some(u64::from_be_bytes(b))
+    }
+}
+
+impl Nla for Attr {
+    fn value_len(&self) -> usize {
+        self.data.len()
+    }
+
+    fn kind(&self) -> u16 {
+        if self.nested {
+            self.kind | NLA_F_NESTED
+        } else {
+            self.kind
+        }
+    }
+
+    fn emit_value(&self, buffer: &mut [u8]) {
+        buffer.copy_from_slice(&self.data);
+    }
+}
+
+/// Encodes attributes back to back, each padded to 4 bytes.
+pub fn encode_attrs(attrs: &[Attr]) -> Vec<u8> {
+    let mut buf = vec![0; attrs.buffer_len()];
+    attrs.emit(&mut buf);
+    buf
+}
+
+/// Decodes back-to-back attributes.
+pub fn decode_attrs(buf: &[u8]) -> Result<Vec<Attr>, DecodeError> {
+    NlasIterator::new(buf)
+        .map(|a| {
+            let a = a?;
+            Ok(Attr {
+                kind: a.kind(),
+                nested: a.nested_flag(),
+                data: a.value().to_vec(),
+            })
+        })
+        .collect()
+}
+
+/// A blocking netlink socket of any protocol (generic netlink, netfilter). Opened on a
+/// thread inside a namespace (see [`crate::netns::run_in`]), it talks to that
+/// namespace's kernel state for its whole life.
+pub struct NlSocket {
+    socket: netlink_sys::Socket,
+    seq: u32,
+}
+
+impl NlSocket {
+    /// Opens and binds a socket of `protocol` (e.g. `NETLINK_GENERIC`) in the calling
+    /// thread's namespace.
+    pub fn open(protocol: isize) -> std::io::Result<Self> {
+        let mut socket = netlink_sys::Socket::new(protocol)?;
+        socket.bind_auto()?;
+        socket.connect(&netlink_sys::SocketAddr::new(0, 0))?;
+        Ok(Self { socket, seq: 0 })
+    }
+
+    /// Sends `payload` with `flags` (`NLM_F_REQUEST | NLM_F_ACK` are added) and collects
+    /// the answer: with `NLM_F_DUMP`, every message up to `NLMSG_DONE`; otherwise the
+    /// replies up to the acknowledgement. A kernel error becomes the `io::Error` of its
+    /// errno.
+    pub fn request<T>(&mut self, payload: T, flags: u16) -> std::io::Result<Vec<T>>
+    where
+        T: NetlinkSerializable + NetlinkDeserializable + std::fmt::Debug,
+    {
+        use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, NetlinkPayload};
+        self.seq = self.seq.wrapping_add(1);
+        let mut msg = NetlinkMessage::new(
+            netlink_packet_core::NetlinkHeader::default(),
+            NetlinkPayload::InnerMessage(payload),
+        );
+        msg.header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
+        msg.header.sequence_number = self.seq;
+        msg.finalize();
+        let mut buf = vec![0; msg.buffer_len()];
+        msg.serialize(&mut buf);
+        self.socket.send(&buf, 0)?;
+        let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
+        let mut out = Vec::new();
+        loop {
+            let (data, _) = self.socket.recv_from_full()?;
+            let mut off = 0;
+            while off + 16 <= data.len() {
+                let m = NetlinkMessage::<T>::deserialize(&data[off..])
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                let len = usize::try_from(m.header.length).unwrap_or(usize::MAX);
+                off += len.max(16).div_ceil(4) * 4;
+                if m.header.sequence_number != self.seq {
+                    continue;
+                }
+                match m.payload {
+                    NetlinkPayload::InnerMessage(x) => out.push(x),
+                    NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
+                    NetlinkPayload::Error(_) if !dump => return Ok(out),
+                    NetlinkPayload::Done(_) => return Ok(out),
+                    _ => {}
+                }
+            }
+        }
+    }
 }

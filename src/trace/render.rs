@@ -8,14 +8,35 @@ use super::journey::Journey;
 /// one, where, and what changed.
 pub fn journey_table(n: usize, j: &Journey) -> String {
     let mut s = String::new();
-    let total = j.hops.last().zip(j.hops.first()).map_or(0, |(l, f)| l.ts_ns.saturating_sub(f.ts_ns));
+    let total = j
+        .hops
+        .last()
+        .zip(j.hops.first())
+        .map_or(0, |(l, f)| l.ts_ns.saturating_sub(f.ts_ns));
     let _ = writeln!(s, "Journey {n}: {}", j.summary);
-    let _ = writeln!(s, "  {} hops over {:.3} ms — {}", j.hops.len(), ns_ms(total), j.verdict);
-    let _ = writeln!(s, "  {:>3} {:>9} {:>8}  {:<22} {:<15} {:<3}  {}", "#", "t (ms)", "+Δ (µs)", "node", "interface", "dir", "what happened");
+    let _ = writeln!(
+        s,
+        "  {} hops over {:.3} ms — {}",
+        j.hops.len(),
+        ns_ms(total),
+        j.verdict
+    );
+    let _ = writeln!(
+        s,
+        "  {:>3} {:>9} {:>8}  {:<22} {:<15} {:<3}  what happened",
+        "#", "t (ms)", "+Δ (µs)", "node", "interface", "dir"
+    );
     let t0 = j.hops.first().map_or(0, |h| h.ts_ns);
     for (i, h) in j.hops.iter().enumerate() {
-        let delta = h.delta_ns.map(|d| format!("{:.1}", d as f64 / 1000.0)).unwrap_or_default();
-        let what = if i == 0 { h.summary.clone() } else { h.changes.join("; ") };
+        let delta = h
+            .delta_ns
+            .map(|d| format!("{:.1}", us(d)))
+            .unwrap_or_default();
+        let what = if i == 0 {
+            h.summary.clone()
+        } else {
+            h.changes.join("; ")
+        };
         let _ = writeln!(
             s,
             "  {:>3} {:>9.3} {:>8}  {:<22} {:<15} {:<3}  {what}",
@@ -32,10 +53,20 @@ pub fn journey_table(n: usize, j: &Journey) -> String {
 
 /// Every journey, one table each.
 pub fn journeys_text(journeys: &[Journey]) -> String {
-    journeys.iter().enumerate().map(|(i, j)| journey_table(i + 1, j)).collect::<Vec<_>>().join("\n")
+    journeys
+        .iter()
+        .enumerate()
+        .map(|(i, j)| journey_table(i + 1, j))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[expect(clippy::cast_precision_loss, reason = "display of durations")]
 fn ns_ms(ns: u64) -> f64 {
     ns as f64 / 1e6
+}
+
+#[expect(clippy::cast_precision_loss, reason = "display of durations")]
+fn us(ns: i64) -> f64 {
+    ns as f64 / 1e3
 }
