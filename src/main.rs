@@ -45,6 +45,8 @@ enum Command {
     Script(cmd::ScriptArgs),
     /// Send a probe from a node and follow each packet hop by hop through the lab.
     Trace(cmd::TraceArgs),
+    /// Decode pcap/pcapng files and follow packets across their capture points (no root).
+    Read(cmd::ReadArgs),
     /// List the built-in labs.
     Labs,
     /// Time `up`/`down` against bash running the equivalent script.
@@ -66,6 +68,7 @@ fn main() -> ExitCode {
         Some(Command::Exec(a)) => cmd::exec(&a),
         Some(Command::Script(a)) => cmd::script(&a),
         Some(Command::Trace(a)) => cmd::trace(&a),
+        Some(Command::Read(a)) => cmd::read(&a),
         Some(Command::Labs) => cmd::labs(),
         Some(Command::Bench(a)) => cmd::bench(&a),
         Some(Command::ServeHttp(a)) => cmd::serve_http(&a),

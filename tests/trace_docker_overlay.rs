@@ -88,3 +88,36 @@ fn tcp_journeys_reach_the_remote_http_server() {
     assert!(journeys.len() >= 5, "handshake, request, answer and close: {}", journeys.len());
     assert!(journeys.iter().all(|j| j["delivered"] == true));
 }
+
+#[test]
+fn pcapng_opens_in_tshark_and_reads_back() {
+    require_root!();
+    let lab = TestLab::up_file("docker-overlay.toml");
+    let file = std::env::temp_dir().join(format!("{}.pcapng", lab.lab.name));
+    let path = file.to_str().unwrap();
+    let v = trace(&lab, &["--ping", "10.0.0.14", "--pcapng", path]);
+    let frames = v["frames"].as_u64().unwrap();
+    let tshark = Command::new("tshark")
+        .args(["-r", path, "-T", "fields", "-e", "frame.interface_name", "-e", "frame.comment"])
+        .output();
+    match tshark {
+        Ok(out) if out.status.success() => {
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert_eq!(text.lines().count() as u64, frames, "tshark sees every frame");
+            assert!(text.contains("hostA:eth0 out\tjourney 1 hop 4/10 hostA:eth0 out: encapsulated VNI 100"), "{text}");
+        }
+        _ => eprintln!("skipped the tshark check: tshark not available"),
+    }
+    let read = Command::new(env!("CARGO_BIN_EXE_vxlab")).args(["read", "--json", path]).output().unwrap();
+    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    let back: Value = serde_json::from_slice(&read.stdout).unwrap();
+    assert_eq!(back["packets"].as_array().unwrap().len() as u64, frames);
+    let request = back["journeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["summary"].as_str().unwrap().contains("echo request"))
+        .expect("the request's journey, rebuilt from the file");
+    assert_eq!(request["hops"].as_array().unwrap().len(), 10);
+    let _ = std::fs::remove_file(&file);
+}

@@ -4,6 +4,7 @@
 mod bench;
 mod lab_cmds;
 mod load;
+mod read;
 mod status;
 mod trace;
 
@@ -12,5 +13,6 @@ pub use lab_cmds::{
     DownArgs, ExecArgs, LintArgs, ScriptArgs, ServeHttpArgs, UpArgs, default_lab, down, exec, labs,
     lint, script, serve_http, up,
 };
+pub use read::{ReadArgs, read};
 pub use status::{StatusArgs, status};
 pub use trace::{TraceArgs, trace};

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use vxlab::capture::{Capture, Options, PointStats, lab_points};
+use vxlab::capture::{Capture, Frame, Options, Point, PointStats, lab_points};
+use vxlab::pcapfile::{Interface, PcapngWriter};
 use vxlab::decode::DecodeOptions;
 use vxlab::model::netns_name;
 use vxlab::netns;
@@ -44,6 +45,11 @@ pub struct TraceArgs {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+    /// Write every captured frame to this pcapng file: one interface per capture point
+    /// (node, interface, direction; the namespace in its description) and each journey's
+    /// hop as the packet comment. Opens in Wireshark and tshark.
+    #[arg(long, value_name = "FILE")]
+    pcapng: Option<std::path::PathBuf>,
 }
 
 /// `vxlab trace`
@@ -72,6 +78,9 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
         .into_iter()
         .filter(|j| a.all || j.hops.iter().any(|h| h.src.0 == target || h.dst.0 == target))
         .collect();
+    if let Some(path) = &a.pcapng {
+        write_pcapng(path, &points, &frames, &journeys).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let dropped: u64 = stats.iter().map(|s| u64::from(s.dropped) + u64::from(s.if_dropped)).sum();
     if a.json {
         let out = serde_json::json!({
@@ -94,7 +103,28 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
     Ok(if journeys.iter().all(|j| j.delivered) && !journeys.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-fn report(stats: &[PointStats], frames: usize, dropped: u64, points: &[vxlab::capture::Point]) {
+fn write_pcapng(path: &std::path::Path, points: &[Point], frames: &[Frame], journeys: &[Journey]) -> std::io::Result<()> {
+    let mut comments: Vec<Option<String>> = vec![None; frames.len()];
+    for (j, journey) in journeys.iter().enumerate() {
+        for (h, hop) in journey.hops.iter().enumerate() {
+            let what = if hop.changes.is_empty() { String::new() } else { format!(": {}", hop.changes.join("; ")) };
+            comments[hop.frame] = Some(format!("journey {} hop {}/{} {}:{} {}{what}", j + 1, h + 1, journey.hops.len(), hop.node, hop.iface, hop.dir.as_str()));
+        }
+    }
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut w = PcapngWriter::new(file, concat!("vxlab ", env!("CARGO_PKG_VERSION")))?;
+    for p in points {
+        let desc = format!("network namespace {}, interface {}, direction {}", p.netns, p.iface, p.dir.as_str());
+        w.add_interface(&Interface::ethernet(&p.to_string(), Some(&desc)))?;
+    }
+    for (f, comment) in frames.iter().zip(&comments) {
+        w.write(f.point, f.ts_ns, f.len, &f.data, comment.as_deref())?;
+    }
+    w.finish()?;
+    Ok(())
+}
+
+fn report(stats: &[PointStats], frames: usize, dropped: u64, points: &[Point]) {
     println!("\ncaptured {frames} frames on {} points; dropped {dropped}", points.len());
     for (p, s) in points.iter().zip(stats) {
         if let Some(e) = &s.error {
