@@ -17,6 +17,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../labs/vxlan-multicast.toml"),
     ),
     ("vxlan-bridge", include_str!("../labs/vxlan-bridge.toml")),
+    ("k8s-iptables", include_str!("../labs/k8s-iptables.toml")),
 ];
 
 /// The scenario text of built-in lab `name`.

@@ -17,3 +17,7 @@ pub mod sys;
 pub mod capture;
 pub mod trace;
 pub mod pcapfile;
+pub mod nat;
+pub mod ipvs;
+pub mod conntrack;
+pub mod ui;

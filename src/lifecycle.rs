@@ -273,8 +273,8 @@ impl Building {
                 step: i + 1,
                 total: self.ops.len(),
                 command: op.command(),
-                source,
-                rollback,
+                source: Box::new(source),
+                rollback: Box::new(rollback),
             });
         }
         Ok(())

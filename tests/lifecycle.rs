@@ -21,7 +21,7 @@ fn a_failure_at_any_step_rolls_everything_back() {
     require_root!();
     let text = lab_text("docker-overlay.toml");
     let before = root_snapshot();
-    let lab = Lab::from_source(&text).unwrap();
+    let lab = common::ipvs_fallback(Lab::from_source(&text).unwrap());
     let steps = plan(&lab).len();
     let lab = lab.renamed(&unique_name("fail"));
     for k in 1..=steps {
@@ -99,6 +99,7 @@ fn down_cleans_up_after_up_is_killed() {
         let name = unique_name(&format!("kill{i}"));
         let mut child = Command::new(exe)
             .args(["up", "-q", "--name", &name, &path])
+            .args((!vxlab::ipvs::kernel_has_ipvs()).then_some("--emulate-ipvs"))
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(delay_ms));

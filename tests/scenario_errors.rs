@@ -490,3 +490,17 @@ fn vxlab_lint_fails_with_file_line_and_column() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_example_of_labs_readme_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("labs/README.md");
+    let readme = std::fs::read_to_string(&path).expect("labs/README.md");
+    let start = readme.find("```toml\n").expect("a ```toml block") + "```toml\n".len();
+    let len = readme[start..].find("```").expect("end of the block");
+    let example = &readme[start..start + len];
+    let lab = Lab::from_source(example)
+        .unwrap_or_else(|d| panic!("{}", render("labs/README.md example", example, &d)));
+    assert_eq!(lab.name, "two-containers");
+    assert_eq!(lab.vxlans.len(), 2);
+    assert_eq!(lab.processes.len(), 1);
+}

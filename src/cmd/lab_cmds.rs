@@ -32,6 +32,10 @@ pub struct UpArgs {
     /// Print nothing but errors.
     #[arg(short, long)]
     quiet: bool,
+    /// Build the lab's IPVS services with an nftables emulation instead of the kernel's
+    /// IPVS (for kernels without ip_vs); `status` and `script` mark them emulated.
+    #[arg(long)]
+    emulate_ipvs: bool,
 }
 
 /// `vxlab down LAB`
@@ -61,6 +65,10 @@ pub struct ScriptArgs {
     /// Print the teardown script instead.
     #[arg(long)]
     down: bool,
+    /// Print the IPVS services as their nftables emulation (what `up --emulate-ipvs`
+    /// builds) instead of ipvsadm commands.
+    #[arg(long)]
+    emulate_ipvs: bool,
 }
 
 /// `vxlab serve-http`
@@ -88,8 +96,19 @@ pub fn lint(a: &LintArgs) -> Result<ExitCode> {
         match load(f) {
             Ok(l) => {
                 let lab = &l.lab;
+                let mut extra = String::new();
+                for (n, what) in [
+                    (lab.nat.len(), "NAT rule"),
+                    (lab.services.len(), "service"),
+                    (lab.ipvs.len(), "IPVS service"),
+                ] {
+                    if n > 0 {
+                        let s = if n == 1 { "" } else { "s" };
+                        extra += &format!(", {n} {what}{s}");
+                    }
+                }
                 println!(
-                    "{}: ok — lab `{}`: {} namespaces, {} veth pairs, {} bridges, {} vxlan, {} steps",
+                    "{}: ok — lab `{}`: {} namespaces, {} veth pairs, {} bridges, {} vxlan{extra}, {} steps",
                     l.origin,
                     lab.name,
                     lab.nodes.len(),
@@ -120,12 +139,43 @@ pub fn up(a: &UpArgs) -> Result<ExitCode> {
             .map_err(|why| anyhow::anyhow!("`{name}` is not a valid lab name: {why}"))?;
         l.lab = l.lab.renamed(name);
     }
+    if a.emulate_ipvs {
+        l.lab = l.lab.emulate_ipvs();
+    } else if l.lab.needs_kernel_ipvs() && !vxlab::ipvs::kernel_has_ipvs() {
+        let s = l.lab.ipvs.iter().find(|s| !s.emulated).map(ToString::to_string);
+        bail!(
+            "this kernel has no IPVS (kernel module ip_vs is missing: {} does not exist), and lab \
+             `{}` has IPVS service {}; nothing was changed.\n  Build it with an nftables emulation \
+             of IPVS instead:  sudo vxlab up --emulate-ipvs {}{}",
+            vxlab::ipvs::PROC_DIR,
+            l.lab.name,
+            s.unwrap_or_default(),
+            a.name
+                .as_ref()
+                .map(|n| format!("--name {n} "))
+                .unwrap_or_default(),
+            a.lab
+        );
+    }
     require_root("up")?;
     build(&l.lab, &l.text, a.quiet)?;
     if !a.quiet {
         hints(&l.lab);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `lab` with IPVS emulated if it needs IPVS and this kernel has none, saying so.
+pub(crate) fn emulate_ipvs_if_missing(lab: vxlab::model::Lab) -> vxlab::model::Lab {
+    if lab.needs_kernel_ipvs() && !vxlab::ipvs::kernel_has_ipvs() {
+        eprintln!(
+            "vxlab: this kernel has no IPVS (ip_vs): the IPVS services of lab `{}` are EMULATED \
+             with nftables (as with `vxlab up --emulate-ipvs`; see `vxlab status`)",
+            lab.name
+        );
+        return lab.emulate_ipvs();
+    }
+    lab
 }
 
 pub(super) fn build(lab: &vxlab::model::Lab, text: &str, quiet: bool) -> Result<()> {
@@ -180,6 +230,9 @@ fn hints(lab: &vxlab::model::Lab) {
         .iter()
         .find(|n| n.kind == NodeKind::Namespace)
         .or(lab.nodes.first());
+    if lab.ipvs_emulated() {
+        println!("IPVS:         EMULATED with nftables (this kernel has no ip_vs)");
+    }
     println!("Look inside:  sudo vxlab status {}", lab.name);
     if let Some(n) = first {
         println!(
@@ -263,7 +316,10 @@ pub fn node_of(lab: &str, ns: &str) -> String {
 
 /// `vxlab script`
 pub fn script(a: &ScriptArgs) -> Result<ExitCode> {
-    let l = load(&a.lab)?;
+    let mut l = load(&a.lab)?;
+    if a.emulate_ipvs {
+        l.lab = l.lab.emulate_ipvs();
+    }
     let text = if a.down {
         down_script(&l.lab)
     } else {
@@ -294,8 +350,9 @@ pub fn labs() -> Result<ExitCode> {
 pub fn default_lab() -> Result<ExitCode> {
     let name = labs::DEFAULT;
     if lifecycle::namespaces_of(name).is_empty() {
-        let l = load(name)?;
+        let mut l = load(name)?;
         require_root("")?;
+        l.lab = emulate_ipvs_if_missing(l.lab);
         build(&l.lab, &l.text, false)?;
     }
     let l = running(name)?;

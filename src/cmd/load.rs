@@ -70,6 +70,9 @@ pub fn running(name: &str) -> Result<Loaded> {
             text,
         )?;
         l.lab = l.lab.renamed(name);
+        if lifecycle::recorded_ipvs_emulated(name) {
+            l.lab = l.lab.emulate_ipvs();
+        }
         return Ok(l);
     }
     load(name).with_context(|| format!("lab `{name}` has no record in {}", lifecycle::STATE_DIR))

@@ -7,6 +7,9 @@ use clap::Args;
 use serde::Serialize;
 use vxlab::kernel::connect;
 use vxlab::lifecycle;
+use vxlab::conntrack::CtRow;
+use vxlab::ipvs::ServiceRow;
+use vxlab::model::Lab;
 use vxlab::observe::{Tables, dump};
 
 use super::lab_cmds::{node_of, runtime};
@@ -28,16 +31,44 @@ struct NodeStatus {
     netns: String,
     #[serde(flatten)]
     tables: Tables,
+    /// IPVS virtual services (emulated ones from the lab, marked `emulated`).
+    ipvs: Vec<ServiceRow>,
+    /// The conntrack table.
+    conntrack: Vec<CtRow>,
+    /// Why the conntrack table could not be read, if it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conntrack_error: Option<String>,
 }
 
 #[derive(Serialize)]
 struct LabStatus {
     name: String,
+    /// Its IPVS services are emulated with nftables (`up --emulate-ipvs`).
+    ipvs_emulated: bool,
     nodes: Vec<NodeStatus>,
+}
+
+/// The IPVS services of node `node`: emulated ones as the lab defines them, the others
+/// as the kernel reports them.
+fn ipvs_of(lab: Option<&Lab>, node: &str, ns: &str) -> Result<Vec<ServiceRow>> {
+    let Some(lab) = lab else {
+        return Ok(Vec::new());
+    };
+    let mine: Vec<_> = lab.ipvs.iter().filter(|s| s.node == node).collect();
+    let mut rows: Vec<ServiceRow> = mine
+        .iter()
+        .filter(|s| s.emulated)
+        .map(|s| ServiceRow::emulated(s))
+        .collect();
+    if mine.iter().any(|s| !s.emulated) {
+        rows.extend(vxlab::ipvs::list(ns).with_context(|| format!("cannot read IPVS of {node}"))?);
+    }
+    Ok(rows)
 }
 
 fn read_lab(name: &str) -> Result<LabStatus> {
     let rt = runtime()?;
+    let lab = super::load::running(name).ok().map(|l| l.lab);
     let mut nodes = Vec::new();
     for ns in lifecycle::namespaces_of(name) {
         let tables = rt
@@ -46,14 +77,23 @@ fn read_lab(name: &str) -> Result<LabStatus> {
                 dump(&h).await.map_err(std::io::Error::other)
             })
             .with_context(|| format!("cannot read namespace {ns}"))?;
+        let node = node_of(name, &ns);
+        let (conntrack, conntrack_error) = match vxlab::conntrack::dump(&ns) {
+            Ok(rows) => (rows, None),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
         nodes.push(NodeStatus {
-            node: node_of(name, &ns),
+            ipvs: ipvs_of(lab.as_ref(), &node, &ns)?,
+            node,
             netns: ns,
             tables,
+            conntrack,
+            conntrack_error,
         });
     }
     Ok(LabStatus {
         name: name.to_string(),
+        ipvs_emulated: lab.as_ref().is_some_and(Lab::ipvs_emulated),
         nodes,
     })
 }
@@ -134,6 +174,12 @@ pub fn print_lab(name: &str, full: bool) -> Result<()> {
                 addrs.join(" ")
             );
         }
+        for v in &n.ipvs {
+            print_ipvs(v);
+        }
+        if !full && !n.conntrack.is_empty() {
+            println!("    conntrack: {} entries", n.conntrack.len());
+        }
         if full {
             for r in &n.tables.routes {
                 let via = r.via.map(|v| format!(" via {v}")).unwrap_or_default();
@@ -165,7 +211,77 @@ pub fn print_lab(name: &str, full: bool) -> Result<()> {
                     f.state
                 );
             }
+            for c in &n.conntrack {
+                println!("    ct {}", ct_line(c));
+            }
+            if let Some(e) = &n.conntrack_error {
+                println!("    conntrack: {e}");
+            }
         }
     }
     Ok(())
+}
+
+/// An IPVS service and its real servers, as `ipvsadm -Ln` lays them out.
+fn print_ipvs(v: &ServiceRow) {
+    println!(
+        "    ipvs {} {}:{} {}{}",
+        v.proto,
+        v.addr,
+        v.port,
+        v.scheduler,
+        if v.emulated {
+            "  [EMULATED with nftables: no ip_vs in this kernel]"
+        } else {
+            ""
+        }
+    );
+    for r in &v.reals {
+        let conns = if v.emulated {
+            String::new()
+        } else {
+            format!(" active {} inactive {}", r.active, r.inactive)
+        };
+        println!(
+            "      -> {}:{} {:?} weight {}{conns}",
+            r.addr, r.port, r.forward, r.weight
+        );
+    }
+}
+
+/// A conntrack entry, as `conntrack -L` prints it (plus its NAT flags).
+fn ct_line(c: &CtRow) -> String {
+    let tuple = |t: &vxlab::conntrack::Tuple| {
+        let mut s = format!("src={} dst={}", t.src, t.dst);
+        if let (Some(sp), Some(dp)) = (t.sport, t.dport) {
+            s += &format!(" sport={sp} dport={dp}");
+        }
+        if let (Some(ty), Some(code)) = (t.icmp_type, t.icmp_code) {
+            s += &format!(" type={ty} code={code} id={}", t.icmp_id.unwrap_or(0));
+        }
+        s
+    };
+    let mut s = format!("{} {}", c.proto, c.proto_num);
+    if let Some(t) = c.timeout {
+        s += &format!(" {t}");
+    }
+    if let Some(st) = &c.state {
+        s += &format!(" {st}");
+    }
+    s += &format!(" {}", tuple(&c.original));
+    if !c.status.contains(&"SEEN_REPLY") {
+        s += " [UNREPLIED]";
+    }
+    s += &format!(" {}", tuple(&c.reply));
+    if c.status.contains(&"ASSURED") {
+        s += " [ASSURED]";
+    }
+    s += &format!(" mark={}", c.mark);
+    if c.dst_nat {
+        s += " [DNAT]";
+    }
+    if c.src_nat {
+        s += " [SNAT]";
+    }
+    s
 }

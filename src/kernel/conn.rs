@@ -19,3 +19,28 @@ pub fn connect(ns: &str) -> io::Result<Handle> {
     tokio::spawn(conn);
     Ok(handle)
 }
+
+/// Netlink notifications of one namespace, as `ip monitor` receives them.
+pub type Notifications = futures::channel::mpsc::UnboundedReceiver<(
+    rtnetlink::packet_core::NetlinkMessage<rtnetlink::packet_route::RouteNetlinkMessage>,
+    rtnetlink::sys::SocketAddr,
+)>;
+
+/// Subscribes to link, address, route and neighbour/FDB notifications inside namespace
+/// `ns` (like `ip monitor`): the socket is opened on a thread that entered the namespace.
+/// Returns a handle for requests on the same socket and the stream of notifications.
+pub fn monitor(ns: &str) -> io::Result<(Handle, Notifications)> {
+    use rtnetlink::MulticastGroup;
+    let rt = tokio::runtime::Handle::current();
+    let (conn, handle, messages) = netns::run_in(ns, move || {
+        let _guard = rt.enter();
+        rtnetlink::new_multicast_connection(&[
+            MulticastGroup::Link,
+            MulticastGroup::Ipv4Ifaddr,
+            MulticastGroup::Ipv4Route,
+            MulticastGroup::Neigh,
+        ])
+    })?;
+    tokio::spawn(conn);
+    Ok((handle, messages))
+}

@@ -5,7 +5,7 @@ mod conn;
 mod netlink;
 mod recorder;
 
-pub use conn::connect;
+pub use conn::{Notifications, connect, monitor};
 pub use netlink::{Attr, Netlink, NlSocket, decode_attrs, encode_attrs, teardown};
 pub use recorder::{FailAt, Recorder};
 

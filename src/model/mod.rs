@@ -4,7 +4,9 @@
 //! Built only by [`Lab::from_scenario`]; a `Lab` is always consistent, so the planner and
 //! the kernel backend never re-check it. Pure data: nothing here touches the kernel.
 
+mod balance;
 mod names;
+mod nat;
 mod validate;
 
 use std::net::IpAddr;
@@ -12,7 +14,9 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Serialize;
 
+pub use balance::{Forward, IpvsReal, IpvsService, KubeProxy, SCHEDULERS, Service};
 pub use names::{IfRef, Mac, netns_name, netns_prefix};
+pub use nat::{AddrMatch, Hook, IfMatch, NatKind, NatRule, NatTo, Proto};
 
 use crate::diag::Diagnostic;
 use crate::scenario::{self, Scenario};
@@ -48,6 +52,14 @@ pub struct Lab {
     pub fdbs: Vec<Fdb>,
     /// Processes.
     pub processes: Vec<Process>,
+    /// NAT rules (`[[nat]]`).
+    pub nat: Vec<NatRule>,
+    /// Where kube-proxy runs, if the lab has services.
+    pub kube_proxy: Option<KubeProxy>,
+    /// kube-proxy services (`[[service]]`).
+    pub services: Vec<Service>,
+    /// IPVS virtual services (`[[ipvs]]`).
+    pub ipvs: Vec<IpvsService>,
 }
 
 /// What a namespace stands for.
@@ -269,6 +281,26 @@ impl Lab {
             n.netns = netns_name(name, &n.id);
         }
         self
+    }
+
+    /// The same lab with its IPVS services emulated with nftables (see
+    /// [`crate::nat::emulate`]), for kernels without `ip_vs`.
+    #[must_use]
+    pub fn emulate_ipvs(mut self) -> Self {
+        for s in &mut self.ipvs {
+            s.emulated = true;
+        }
+        self
+    }
+
+    /// Whether any IPVS service is emulated.
+    pub fn ipvs_emulated(&self) -> bool {
+        self.ipvs.iter().any(|s| s.emulated)
+    }
+
+    /// Whether the lab needs the kernel's IPVS (`ip_vs`): an IPVS service not emulated.
+    pub fn needs_kernel_ipvs(&self) -> bool {
+        self.ipvs.iter().any(|s| !s.emulated)
     }
 
     /// The node with this id.

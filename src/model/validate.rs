@@ -1,6 +1,9 @@
 //! Semantic checks of a scenario, building the [`Lab`] as it goes. Every problem found is
 //! collected (not just the first), each anchored to the text that caused it.
 
+mod balance;
+mod nat;
+
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::ops::Range;
@@ -63,6 +66,10 @@ pub(super) fn validate(s: &Scenario) -> Result<Lab, Vec<Diagnostic>> {
         neighs: Vec::new(),
         fdbs: Vec::new(),
         processes: Vec::new(),
+        nat: Vec::new(),
+        kube_proxy: None,
+        services: Vec::new(),
+        ipvs: Vec::new(),
     };
     c.nodes_of(s);
     c.underlay(s, &mut lab);
@@ -76,6 +83,9 @@ pub(super) fn validate(s: &Scenario) -> Result<Lab, Vec<Diagnostic>> {
     c.neighs(s, &mut lab);
     c.fdbs(s, &mut lab);
     c.processes(s, &mut lab);
+    c.ipvs(s, &mut lab);
+    c.kube(s, &mut lab);
+    c.nat(s, &mut lab);
     if c.diags.is_empty() {
         lab.nodes = c.nodes;
         Ok(lab)

@@ -40,6 +40,6 @@ impl Endian {
 
 /// A `u32` from the input as a `usize` (lossless on every platform vxlab runs on; saturates
 /// elsewhere, which only makes a bounds check fail).
-pub(crate) fn len(v: u32) -> usize {
+pub(crate) fn to_usize(v: u32) -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
 }

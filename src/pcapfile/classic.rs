@@ -3,7 +3,7 @@
 
 use std::io::{self, BufWriter, Write};
 
-use super::bytes::{Endian, len};
+use super::bytes::{Endian, to_usize};
 use super::{Capture, Interface, PcapError, Record};
 
 const MAGIC_US: u32 = 0xA1B2_C3D4;
@@ -82,7 +82,7 @@ pub(crate) fn read(buf: &[u8]) -> Result<Capture, PcapError> {
         let data_at = at + RECORD_HEADER_LEN;
         let data = buf
             .get(data_at..)
-            .and_then(|rest| rest.get(..len(caplen)))
+            .and_then(|rest| rest.get(..to_usize(caplen)))
             .ok_or_else(|| {
                 truncated(format!(
                     "the data of packet {number}, which starts at byte {data_at} ({caplen} bytes long)"

@@ -1,7 +1,7 @@
 //! Reading pcapng files: sections in either byte order, interfaces with their timestamp
 //! resolution and offset, and the three kinds of packet blocks.
 
-use super::bytes::{Endian, len};
+use super::bytes::{Endian, to_usize};
 use super::error::block_at;
 use super::{Capture, Interface, PcapError, Record};
 
@@ -52,7 +52,8 @@ pub(crate) fn read(buf: &[u8]) -> Result<Capture, PcapError> {
             offset: buf.len(),
             what,
         };
-        let header_truncated = || truncated(format!("the header of the block that starts at byte {at}"));
+        let header_truncated =
+            || truncated(format!("the header of the block that starts at byte {at}"));
         if rest.get(..4) == Some(&SHB_MAGIC[..]) {
             endian = section_endian(rest, at, buf.len())?;
         }
@@ -65,15 +66,15 @@ pub(crate) fn read(buf: &[u8]) -> Result<Capture, PcapError> {
         };
         if total < 12 || total % 4 != 0 {
             return Err(bad(format!(
-                "its length {total} is not a multiple of 4 of at least 12"
+                "its length {total} is invalid (it must be a multiple of 4, at least 12)"
             )));
         }
-        let total = len(total);
+        let total = to_usize(total);
         let block = rest
             .get(..total)
             .ok_or_else(|| truncated(block_at(block_type, at, total)))?;
         let trailer = endian.u32(block, total - 4).unwrap_or_default();
-        if len(trailer) != total {
+        if to_usize(trailer) != total {
             return Err(bad(format!(
                 "the length at its end ({trailer}) differs from the length at its start ({total})"
             )));
@@ -172,9 +173,10 @@ fn interface(
                 _ => return Err(format!("if_tsresol has {} bytes, not 1", value.len())),
             },
             IF_TSOFFSET => {
-                let v = e.u64(value, 0).filter(|_| value.len() == 8).ok_or_else(|| {
-                    format!("if_tsoffset has {} bytes, not 8", value.len())
-                })?;
+                let v = e
+                    .u64(value, 0)
+                    .filter(|_| value.len() == 8)
+                    .ok_or_else(|| format!("if_tsoffset has {} bytes, not 8", value.len()))?;
                 si.tsoffset = i64::from_ne_bytes(v.to_ne_bytes());
             }
             _ => {}
@@ -197,7 +199,13 @@ fn packet(
     } else {
         e.u16(body, 0).map(u32::from)
     };
-    let fields = (id, e.u32(body, 4), e.u32(body, 8), e.u32(body, 12), e.u32(body, 16));
+    let fields = (
+        id,
+        e.u32(body, 4),
+        e.u32(body, 8),
+        e.u32(body, 12),
+        e.u32(body, 16),
+    );
     let (Some(id), Some(ts_hi), Some(ts_lo), Some(caplen), Some(orig_len)) = fields else {
         return Err(format!("its body has {} bytes, fewer than 20", body.len()));
     };
@@ -205,7 +213,7 @@ fn packet(
     let room = body.len() - 20;
     let data = body
         .get(20..)
-        .and_then(|d| d.get(..len(caplen)))
+        .and_then(|d| d.get(..to_usize(caplen)))
         .ok_or_else(|| format!("its captured length {caplen} exceeds the {room} bytes it holds"))?;
     let mut comments = Vec::new();
     let options_at = 20 + data.len().next_multiple_of(4);
@@ -240,7 +248,7 @@ fn simple_packet(body: &[u8], e: Endian, section: &[SectionInterface]) -> Result
     let room = body.len() - 4;
     let data = body
         .get(4..)
-        .and_then(|d| d.get(..len(caplen)))
+        .and_then(|d| d.get(..to_usize(caplen)))
         .ok_or_else(|| format!("its captured length {caplen} exceeds the {room} bytes it holds"))?;
     Ok(Record {
         interface: si.global,
@@ -252,10 +260,16 @@ fn simple_packet(body: &[u8], e: Endian, section: &[SectionInterface]) -> Result
 }
 
 fn lookup(section: &[SectionInterface], id: u32) -> Result<SectionInterface, String> {
-    section.get(len(id)).copied().ok_or_else(|| match section.len() {
-        0 => format!("it names interface {id}, but its section defines no interface"),
-        n => format!("it names interface {id}, but its section defines only {n} (0 to {})", n - 1),
-    })
+    section
+        .get(to_usize(id))
+        .copied()
+        .ok_or_else(|| match section.len() {
+            0 => format!("it names interface {id}, but its section defines no interface"),
+            n => format!(
+                "it names interface {id}, but its section defines only {n} (0 to {})",
+                n - 1
+            ),
+        })
 }
 
 /// Calls `f(code, value)` for each option of `body` from `start` up to `opt_endofopt` or
@@ -273,12 +287,15 @@ fn options(
             break;
         }
         let olen = usize::from(olen);
-        let value = body.get(pos + 4..).and_then(|v| v.get(..olen)).ok_or_else(|| {
-            format!(
-                "option {code} at byte {} is {olen} bytes long and runs past the block's end",
-                body_at + pos
-            )
-        })?;
+        let value = body
+            .get(pos + 4..)
+            .and_then(|v| v.get(..olen))
+            .ok_or_else(|| {
+                format!(
+                    "option {code} at byte {} is {olen} bytes long and runs past the block's end",
+                    body_at + pos
+                )
+            })?;
         f(code, value)?;
         pos += 4 + olen.next_multiple_of(4);
     }

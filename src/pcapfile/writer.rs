@@ -182,7 +182,13 @@ pub fn write_pcapng<W: Write>(out: W, capture: &Capture, app: &str) -> io::Resul
         w.add_interface(iface)?;
     }
     for r in &capture.records {
-        w.write(r.interface, r.ts_ns, r.orig_len, &r.data, r.comment.as_deref())?;
+        w.write(
+            r.interface,
+            r.ts_ns,
+            r.orig_len,
+            &r.data,
+            r.comment.as_deref(),
+        )?;
     }
     w.finish()
 }

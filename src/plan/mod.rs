@@ -3,6 +3,7 @@
 //!
 //! Pure: the plan is data, executed by a [`crate::kernel::Kernel`].
 
+mod nat;
 pub mod script;
 
 use std::net::IpAddr;
@@ -10,7 +11,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Serialize;
 
-use crate::model::{Lab, Mac, Program};
+use crate::model::{IpvsReal, Lab, Mac, Program, Proto};
+use crate::nat::Rule;
 
 /// One kernel operation, in a named network namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -163,6 +165,58 @@ pub enum Op {
         /// What to run.
         program: Program,
     },
+    /// `iptables -t nat -N CHAIN`: a user chain of the lab's nat table (`ip vxlab`).
+    AddNatChain {
+        /// Namespace.
+        netns: String,
+        /// Chain name, e.g. `KUBE-SERVICES`.
+        chain: String,
+    },
+    /// `iptables -t nat -I|-A CHAIN …`: a rule of the lab's nat table (nft `ip vxlab`;
+    /// iptables' `ip nat` for rules needing an xt match such as `ipvs`).
+    AddNatRule {
+        /// Namespace.
+        netns: String,
+        /// The rule.
+        rule: Rule,
+        /// `-I` (top of the chain) rather than `-A`; only ever set when the chain is still
+        /// empty, so both build the same chain.
+        insert: bool,
+    },
+    /// `ipvsadm -A -t|-u ADDR:PORT -s SCHEDULER`
+    AddIpvsService {
+        /// Namespace.
+        netns: String,
+        /// Protocol.
+        proto: Proto,
+        /// Virtual address.
+        addr: std::net::Ipv4Addr,
+        /// Virtual port.
+        port: u16,
+        /// Scheduler.
+        scheduler: String,
+    },
+    /// `ipvsadm -a -t|-u ADDR:PORT -r REAL:PORT -m|-g|-i -w WEIGHT`
+    AddIpvsReal {
+        /// Namespace.
+        netns: String,
+        /// Protocol of the virtual service.
+        proto: Proto,
+        /// Virtual address.
+        addr: std::net::Ipv4Addr,
+        /// Virtual port.
+        port: u16,
+        /// The real server.
+        real: IpvsReal,
+    },
+    /// Nothing to do: a remark for the reader of `vxlab script` (`# TEXT`), e.g. what an
+    /// emulation does differently.
+    Note {
+        /// Namespace it is about.
+        netns: String,
+        /// One line.
+        text: String,
+    },
 }
 
 impl Op {
@@ -181,13 +235,19 @@ impl Op {
             | Self::AddRoute { netns, .. }
             | Self::AddNeigh { netns, .. }
             | Self::AddFdb { netns, .. }
-            | Self::Spawn { netns, .. } => netns,
+            | Self::Spawn { netns, .. }
+            | Self::AddNatChain { netns, .. }
+            | Self::AddNatRule { netns, .. }
+            | Self::AddIpvsService { netns, .. }
+            | Self::AddIpvsReal { netns, .. }
+            | Self::Note { netns, .. } => netns,
         }
     }
 }
 
 /// The operations that build `lab`, in an order the kernel accepts: namespaces, devices,
-/// moves, ports, sysctls, addresses, links up, routes, neighbours, FDB, processes.
+/// moves, ports, sysctls, addresses, links up, routes, neighbours, FDB, IPVS, NAT
+/// (`[[nat]]`, then kube-proxy's chains), processes.
 pub fn plan(lab: &Lab) -> Vec<Op> {
     let ns = |node: &str| lab.node(node).map_or_else(String::new, |n| n.netns.clone());
     let mut ops: Vec<Op> = lab
@@ -253,6 +313,13 @@ pub fn plan(lab: &Lab) -> Vec<Op> {
         }
     }
     for s in &lab.sysctls {
+        if let Some(text) = nat::emulated_sysctl(lab, s) {
+            ops.push(Op::Note {
+                netns: ns(&s.node),
+                text,
+            });
+            continue;
+        }
         ops.push(Op::Sysctl {
             netns: ns(&s.node),
             key: s.key.clone(),
@@ -298,6 +365,7 @@ pub fn plan(lab: &Lab) -> Vec<Op> {
             self_: f.self_,
         });
     }
+    ops.extend(nat::ops(lab, &ns));
     for p in &lab.processes {
         ops.push(Op::Spawn {
             netns: ns(&p.node),

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::Op;
-use crate::model::{Lab, Program};
+use crate::model::{Lab, Program, Proto};
 
 /// Quotes `s` for a POSIX shell, only when needed.
 pub fn quote(s: &str) -> String {
@@ -22,6 +22,32 @@ pub fn quote(s: &str) -> String {
 
 fn opt<T: std::fmt::Display>(word: &str, v: Option<&T>) -> String {
     v.map(|v| format!(" {word} {v}")).unwrap_or_default()
+}
+
+/// `-t ADDR:PORT` (`-u` for UDP, `--sctp-service` for SCTP): how ipvsadm names a
+/// virtual service.
+pub fn ipvsadm_service(proto: Proto, addr: std::net::Ipv4Addr, port: u16) -> String {
+    let flag = match proto {
+        Proto::Udp => "-u",
+        Proto::Sctp => "--sctp-service",
+        Proto::Tcp | Proto::Icmp => "-t",
+    };
+    format!("{flag} {addr}:{port}")
+}
+
+fn nat_rule_command(netns: &str, rule: &crate::nat::Rule, insert: bool) -> String {
+    match (rule.emulated, rule.iptables(insert), rule.nft_command()) {
+        (false, Some(words), _) | (true, Some(words), None) => {
+            // A lone `!` (negation) needs no quotes: bash expands `!` only before a word.
+            let words: Vec<String> = words
+                .iter()
+                .map(|w| if w == "!" { w.clone() } else { quote(w) })
+                .collect();
+            format!("ip netns exec {netns} iptables {}", words.join(" "))
+        }
+        (_, _, Some(cmd)) => format!("ip netns exec {netns} nft {}", quote(&cmd)),
+        (_, None, None) => format!("# (no command for a rule of {netns})"),
+    }
 }
 
 /// The argv vxlab runs for `program` (the first word is the program to execute).
@@ -170,6 +196,40 @@ impl Op {
                     rest.join(" ")
                 )
             }
+            Op::AddNatChain { netns, chain } => {
+                format!("ip netns exec {netns} iptables -t nat -N {}", quote(chain))
+            }
+            Op::AddNatRule {
+                netns,
+                rule,
+                insert,
+            } => nat_rule_command(netns, rule, *insert),
+            Op::AddIpvsService {
+                netns,
+                proto,
+                addr,
+                port,
+                scheduler,
+            } => format!(
+                "ip netns exec {netns} ipvsadm -A {} -s {}",
+                ipvsadm_service(*proto, *addr, *port),
+                quote(scheduler)
+            ),
+            Op::AddIpvsReal {
+                netns,
+                proto,
+                addr,
+                port,
+                real,
+            } => format!(
+                "ip netns exec {netns} ipvsadm -a {} -r {}:{} {} -w {}",
+                ipvsadm_service(*proto, *addr, *port),
+                real.addr,
+                real.port,
+                real.forward.flag(),
+                real.weight
+            ),
+            Op::Note { text, .. } => format!("# {text}"),
         }
     }
 }
@@ -193,7 +253,7 @@ pub fn up_script(lab: &Lab, ops: &[Op]) -> String {
     let mut last = "";
     for op in ops {
         let section = section(op);
-        if section != last {
+        if section != last && !section.is_empty() {
             let _ = writeln!(s, "\n# {section}");
             last = section;
         }
@@ -230,6 +290,11 @@ fn section(op: &Op) -> &'static str {
         Op::AddNeigh { .. } => "Static ARP (neighbour) entries",
         Op::AddFdb { .. } => "Static FDB entries",
         Op::Spawn { .. } => "Processes",
+        Op::AddIpvsService { .. } | Op::AddIpvsReal { .. } => "IPVS (ipvsadm)",
+        Op::AddNatChain { .. } | Op::AddNatRule { .. } => {
+            "NAT (vxlab applies these as nftables table `ip vxlab`)"
+        }
+        Op::Note { .. } => "",
     }
 }
 

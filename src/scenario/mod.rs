@@ -54,6 +54,18 @@ pub struct Scenario {
     /// `[[process]]`: programs the lab runs in its namespaces.
     #[serde(default, rename = "process")]
     pub processes: Vec<Process>,
+    /// `[[nat]]`: DNAT, SNAT and MASQUERADE rules.
+    #[serde(default)]
+    pub nat: Vec<Nat>,
+    /// `[kube_proxy]`: the nodes running kube-proxy for `[[service]]`s.
+    #[serde(default)]
+    pub kube_proxy: Option<KubeProxy>,
+    /// `[[service]]`: Kubernetes services, as kube-proxy's iptables mode programs them.
+    #[serde(default, rename = "service")]
+    pub services: Vec<Service>,
+    /// `[[ipvs]]`: IPVS virtual services.
+    #[serde(default)]
+    pub ipvs: Vec<Ipvs>,
 }
 
 /// `[lab]`.
@@ -300,6 +312,116 @@ pub struct Process {
     /// Any other program, as argv.
     #[serde(default)]
     pub command: Option<Spanned<Vec<String>>>,
+}
+
+/// `[[nat]]`: one NAT rule in a node's nat table, e.g. the write-up's
+/// `iptables -t nat -I PREROUTING -d 192.168.228.148 -p tcp --dport 80 -j DNAT --to 172.18.0.2`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nat {
+    /// The node.
+    pub node: Text,
+    /// `dnat`, `snat` or `masquerade`.
+    #[serde(rename = "type")]
+    pub kind: Text,
+    /// `prerouting` (default for dnat), `output`, `postrouting` (default for snat and
+    /// masquerade) or `input`.
+    #[serde(default)]
+    pub hook: Option<Text>,
+    /// Source address or prefix; `!` in front negates.
+    #[serde(default)]
+    pub src: Option<Text>,
+    /// Destination address or prefix; `!` in front negates.
+    #[serde(default)]
+    pub dst: Option<Text>,
+    /// `tcp`, `udp`, `sctp` or `icmp`.
+    #[serde(default)]
+    pub proto: Option<Text>,
+    /// Destination port (needs `proto`).
+    #[serde(default)]
+    pub dport: Option<Spanned<i64>>,
+    /// Input interface of the node (`-i`); `!` in front negates.
+    #[serde(default, rename = "in")]
+    pub iif: Option<Text>,
+    /// Output interface of the node (`-o`); `!` in front negates.
+    #[serde(default, rename = "out")]
+    pub oif: Option<Text>,
+    /// Only packets IPVS forwards (`-m ipvs --ipvs`).
+    #[serde(default)]
+    pub ipvs: Option<Spanned<bool>>,
+    /// New destination (dnat) or source (snat): `ADDR` or `ADDR:PORT`.
+    #[serde(default)]
+    pub to: Option<Text>,
+    /// Comment shown with the rule.
+    #[serde(default)]
+    pub comment: Option<Text>,
+}
+
+/// `[kube_proxy]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubeProxy {
+    /// Nodes running kube-proxy: each gets the KUBE-* chains of every service.
+    pub nodes: Spanned<Vec<Text>>,
+    /// The pods' network; traffic to a ClusterIP from outside it is masqueraded.
+    #[serde(default)]
+    pub cluster_cidr: Option<Text>,
+}
+
+/// `[[service]]`: a Kubernetes service port.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    /// `NAMESPACE/NAME`, e.g. `default/web`.
+    pub name: Text,
+    /// Name of the port, if the service names its ports.
+    #[serde(default)]
+    pub port_name: Option<Text>,
+    /// The ClusterIP.
+    pub cluster_ip: Text,
+    /// The service port.
+    pub port: Spanned<i64>,
+    /// `tcp` (default), `udp` or `sctp`.
+    #[serde(default)]
+    pub proto: Option<Text>,
+    /// NodePort.
+    #[serde(default)]
+    pub node_port: Option<Spanned<i64>>,
+    /// Endpoints, `IP:PORT` each.
+    pub endpoints: Spanned<Vec<Text>>,
+}
+
+/// `[[ipvs]]`: an IPVS virtual service, as `ipvsadm -A` and `ipvsadm -a` make it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ipvs {
+    /// The node.
+    pub node: Text,
+    /// Virtual `ADDR:PORT`.
+    pub service: Text,
+    /// `tcp` (default), `udp` or `sctp`.
+    #[serde(default)]
+    pub proto: Option<Text>,
+    /// Scheduler (`rr`, `wrr`, `lc`, `wlc` (default, as ipvsadm), `sh`, …).
+    #[serde(default)]
+    pub scheduler: Option<Text>,
+    /// `[[ipvs.real]]`: real servers.
+    #[serde(default)]
+    pub real: Vec<IpvsReal>,
+}
+
+/// A real server of an `[[ipvs]]` service.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IpvsReal {
+    /// `ADDR` (the service's port) or `ADDR:PORT`.
+    pub address: Text,
+    /// `masq`, `droute` (default, as ipvsadm) or `tunnel`.
+    #[serde(default)]
+    pub forward: Option<Text>,
+    /// Weight (default 1).
+    #[serde(default)]
+    pub weight: Option<Spanned<i64>>,
 }
 
 /// Parses a scenario file. Syntax errors, unknown keys and wrong types come back as one

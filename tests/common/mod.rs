@@ -47,7 +47,7 @@ impl TestLab {
 
     /// Brings up `source`, returning `up`'s error.
     pub fn try_up(source: &str) -> Result<Self, lifecycle::UpError> {
-        let lab = Lab::from_source(source).expect("scenario is valid");
+        let lab = ipvs_fallback(Lab::from_source(source).expect("scenario is valid"));
         let lab = lab.clone().renamed(&unique_name(&lab.name));
         let this = Self { lab };
         runtime().block_on(lifecycle::up(
@@ -124,6 +124,17 @@ impl Drop for TestLab {
                 t.errors
             );
         }
+    }
+}
+
+/// `lab` with its IPVS services emulated with nftables if this kernel has no IPVS (the
+/// CI machines), as `vxlab up --emulate-ipvs` builds it; unchanged where IPVS exists (the
+/// VM of `tests/vm/ipvs-tests`).
+pub fn ipvs_fallback(lab: Lab) -> Lab {
+    if lab.needs_kernel_ipvs() && !vxlab::ipvs::kernel_has_ipvs() {
+        lab.emulate_ipvs()
+    } else {
+        lab
     }
 }
 

@@ -1,39 +1,18 @@
-//! `vxlab bench`: `up` and `down` of a lab through vxlab, side by side with bash running
-//! the equivalent `vxlab script`. Prints numbers; asserts nothing.
+//! `up` and `down` of a lab through vxlab, side by side with bash running the equivalent
+//! `vxlab script`.
 
-use std::process::{Command, ExitCode, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use clap::Args;
 use vxlab::kernel::Netlink;
 use vxlab::lifecycle;
 use vxlab::plan::plan;
 use vxlab::plan::script::{down_script, up_script};
 
-use super::lab_cmds::{build, runtime};
-use super::load::{load, require_root};
-
-/// `vxlab bench [LAB] [--runs N]`
-#[derive(Args)]
-pub struct BenchArgs {
-    /// Scenario file, or built-in lab name.
-    #[arg(default_value = vxlab::labs::DEFAULT)]
-    lab: String,
-    /// Repetitions of each measurement.
-    #[arg(long, default_value_t = 5)]
-    runs: usize,
-}
-
-fn stats(v: &mut [Duration]) -> String {
-    v.sort();
-    format!(
-        "min {:>8.1?}  median {:>8.1?}  max {:>8.1?}",
-        v[0],
-        v[v.len() / 2],
-        v[v.len() - 1]
-    )
-}
+use super::stats;
+use crate::cmd::lab_cmds::{build, emulate_ipvs_if_missing, runtime};
+use crate::cmd::load::load;
 
 fn bash(script: &str) -> Result<()> {
     let exe = std::env::current_exe()?;
@@ -51,10 +30,10 @@ fn bash(script: &str) -> Result<()> {
     Ok(())
 }
 
-/// `vxlab bench`
-pub fn bench(a: &BenchArgs) -> Result<ExitCode> {
-    require_root("bench")?;
-    let l = load(&a.lab)?;
+/// Times `up` and `down` of `lab`, `runs` times each way.
+pub fn run(lab: &str, runs: usize) -> Result<()> {
+    let mut l = load(lab)?;
+    l.lab = emulate_ipvs_if_missing(l.lab);
     let name = l.lab.name.clone();
     if !lifecycle::namespaces_of(&name).is_empty() {
         bail!("lab `{name}` is up; bring it down before benchmarking it");
@@ -65,10 +44,10 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode> {
     eprintln!(
         "benchmarking lab `{name}` ({} steps), {} runs each",
         plan(&l.lab).len(),
-        a.runs
+        runs
     );
-    for i in 0..a.runs {
-        eprint!("\rrun {}/{}", i + 1, a.runs);
+    for i in 0..runs {
+        eprint!("\rrun {}/{}", i + 1, runs);
         let t = Instant::now();
         build(&l.lab, &l.text, true)?;
         vx_up.push(t.elapsed());
@@ -88,11 +67,11 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode> {
         "lab {name}: {} namespaces, {} steps, {} runs",
         l.lab.nodes.len(),
         plan(&l.lab).len(),
-        a.runs
+        runs
     );
     println!("  up    vxlab (netlink)       {}", stats(&mut vx_up));
     println!("  up    bash + ip/bridge      {}", stats(&mut sh_up));
     println!("  down  vxlab                 {}", stats(&mut vx_down));
     println!("  down  bash + ip netns del   {}", stats(&mut sh_down));
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -1,0 +1,284 @@
+//! The panel's effects on the real machine ([`Live`]): building the lab step by step,
+//! watching each namespace's tables, capturing on every interface, sending pings; and the
+//! terminal's events and the signals as messages.
+
+use std::pin::Pin;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle as ThreadHandle;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event, EventStream};
+use futures::{Stream, StreamExt};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tokio::task::JoinHandle;
+
+use super::app::Effects;
+use super::msg::{Cmd, Msg};
+use super::watch;
+use crate::capture::{Capture, Options, Point, PointStats, lab_points};
+use crate::kernel::{FailAt, Kernel, Netlink};
+use crate::lifecycle::{self, UpError};
+use crate::model::Lab;
+use crate::netns;
+
+/// Frames are sent to the panel in batches gathered over this long.
+pub const BATCH: Duration = Duration::from_millis(20);
+
+/// What the capture saw, for the report after the panel closes.
+#[derive(Debug, Clone, Default)]
+pub struct CaptureReport {
+    /// The points.
+    pub points: Vec<Point>,
+    /// Each point's counters.
+    pub stats: Vec<PointStats>,
+}
+
+impl CaptureReport {
+    /// Frames captured, and frames dropped by libpcap or the interfaces.
+    pub fn totals(&self) -> (u64, u64) {
+        let captured = self.stats.iter().map(|s| s.captured).sum();
+        let dropped = self
+            .stats
+            .iter()
+            .map(|s| u64::from(s.dropped) + u64::from(s.if_dropped))
+            .sum();
+        (captured, dropped)
+    }
+}
+
+type CaptureSlot = Arc<Mutex<Option<ThreadHandle<CaptureReport>>>>;
+
+/// The real effects of the panel on lab `lab`.
+pub struct Live {
+    tx: UnboundedSender<Msg>,
+    lab: Lab,
+    source: String,
+    steps: Option<UnboundedSender<()>>,
+    tasks: Vec<JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+    capture: CaptureSlot,
+}
+
+impl Live {
+    /// Effects on `lab` (built from scenario text `source` if the panel builds it), sending
+    /// their results to `tx`.
+    pub fn new(lab: Lab, source: String, tx: UnboundedSender<Msg>) -> Self {
+        Self {
+            tx,
+            lab,
+            source,
+            steps: None,
+            tasks: Vec::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            capture: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Turns SIGTERM, SIGHUP and SIGINT into [`Msg::Quit`]. Must be called within a runtime.
+    pub fn quit_on_signals(&mut self) {
+        use tokio::signal::unix::{SignalKind, signal};
+        for kind in [SignalKind::terminate(), SignalKind::hangup(), SignalKind::interrupt()] {
+            let tx = self.tx.clone();
+            if let Ok(mut s) = signal(kind) {
+                self.tasks.push(tokio::spawn(async move {
+                    if s.recv().await.is_some() {
+                        let _ = tx.send(Msg::Quit);
+                    }
+                }));
+            }
+        }
+    }
+
+    /// Stops everything started: watchers, the builder, the capture (whose counters are
+    /// returned). Sockets in the lab's namespaces close once the runtime is dropped.
+    pub fn shutdown(&mut self) -> Option<CaptureReport> {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
+        self.steps = None;
+        self.stop.store(true, Ordering::Relaxed);
+        let handle = self.capture.lock().ok()?.take()?;
+        handle.join().ok()
+    }
+
+    fn build(&mut self, stepwise: bool) {
+        let (step_tx, step_rx) = unbounded_channel();
+        if stepwise {
+            self.steps = Some(step_tx);
+        }
+        let (lab, source, tx) = (self.lab.clone(), self.source.clone(), self.tx.clone());
+        self.tasks.push(tokio::spawn(async move {
+            let mut kernel = Netlink::new();
+            kernel.log_dir = Some(lifecycle::state_dir(&lab.name));
+            let steps = stepwise.then_some(step_rx);
+            let fail_at = std::env::var(lifecycle::FAIL_AT_STEP_ENV)
+                .ok()
+                .and_then(|v| v.parse().ok());
+            let result = match fail_at {
+                Some(at) => build(&lab, &source, &mut FailAt::new(kernel, at), steps, &tx).await,
+                None => build(&lab, &source, &mut kernel, steps, &tx).await,
+            };
+            let _ = tx.send(Msg::BuildDone(result.map_err(|e| e.to_string())));
+        }));
+    }
+
+    fn start_capture(&mut self) {
+        let (name, tx, stop, slot) = (
+            self.lab.name.clone(),
+            self.tx.clone(),
+            self.stop.clone(),
+            self.capture.clone(),
+        );
+        self.tasks.push(tokio::spawn(async move {
+            let points = match lab_points(&name).await {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = tx.send(Msg::CaptureFailed(format!("cannot list the lab's interfaces: {e}")));
+                    return;
+                }
+            };
+            let thread = std::thread::Builder::new()
+                .name("capture pump".into())
+                .spawn(move || pump(points, &stop, &tx));
+            if let (Ok(t), Ok(mut s)) = (thread, slot.lock()) {
+                *s = Some(t);
+            }
+        }));
+    }
+
+    fn ping(&self, node: String, netns: &str, target: std::net::IpAddr, since: u64) {
+        let tx = self.tx.clone();
+        let done = {
+            let (tx, node) = (tx.clone(), node.clone());
+            move |result| {
+                let _ = tx.send(Msg::PingDone {
+                    node,
+                    target,
+                    since,
+                    result,
+                });
+            }
+        };
+        let done2 = done.clone();
+        let started = netns::spawn_in(netns, move || {
+            let status = Command::new("ping")
+                .args(["-c1", "-W1", &target.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            // Let the capture hand over the last frames before correlating.
+            std::thread::sleep(Duration::from_millis(300));
+            done(match status {
+                Ok(s) if s.success() => Ok(()),
+                Ok(_) => Err("no reply".into()),
+                Err(e) => Err(format!("cannot run ping (install iputils-ping): {e}")),
+            });
+            Ok(())
+        });
+        if let Err(e) = started {
+            done2(Err(format!("cannot enter {node}: {e}")));
+        }
+    }
+}
+
+impl Effects for Live {
+    fn run(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::Quit => {}
+            Cmd::Build { stepwise } => self.build(stepwise),
+            Cmd::Step => {
+                if let Some(s) = &self.steps {
+                    let _ = s.send(());
+                }
+            }
+            Cmd::Watch { node, netns } => match watch::spawn(node.clone(), netns, self.tx.clone()) {
+                Ok(t) => self.tasks.push(t),
+                Err(e) => {
+                    let _ = self.tx.send(Msg::TablesFailed {
+                        node,
+                        error: e.to_string(),
+                    });
+                }
+            },
+            Cmd::StartCapture => self.start_capture(),
+            Cmd::Ping {
+                node,
+                netns,
+                target,
+                since,
+            } => self.ping(node, &netns, target, since),
+        }
+    }
+}
+
+/// Builds `lab` one operation at a time; with `steps`, waits for a message before each.
+/// A failed step rolls everything back. Returns early (lab half built) if `steps` closes.
+async fn build<K: Kernel>(
+    lab: &Lab,
+    source: &str,
+    kernel: &mut K,
+    mut steps: Option<UnboundedReceiver<()>>,
+    tx: &UnboundedSender<Msg>,
+) -> Result<(), UpError> {
+    let building = lifecycle::begin(lab, source)?;
+    let total = building.ops.len();
+    for i in 0..total {
+        if let Some(rx) = &mut steps {
+            if rx.recv().await.is_none() {
+                return Ok(());
+            }
+        }
+        let _ = tx.send(Msg::BuildStep { step: i + 1, total });
+        building.step(i, kernel).await?;
+        let _ = tx.send(Msg::OpDone { step: i + 1 });
+    }
+    Ok(())
+}
+
+/// Captures on `points` and sends the frames in batches until `stop`.
+fn pump(points: Vec<Point>, stop: &AtomicBool, tx: &UnboundedSender<Msg>) -> CaptureReport {
+    let cap = Capture::start(points, &Options::default());
+    let failed = cap
+        .failed
+        .iter()
+        .map(|(i, e)| format!("{}: {e}", cap.points[*i]))
+        .collect();
+    let _ = tx.send(Msg::CaptureStarted {
+        points: cap.points.clone(),
+        failed,
+    });
+    while !stop.load(Ordering::Relaxed) {
+        let Some(first) = cap.next_timeout(Duration::from_millis(100)) else {
+            continue;
+        };
+        let mut batch = vec![first];
+        let until = Instant::now() + BATCH;
+        while let Some(left) = until.checked_duration_since(Instant::now()) {
+            match cap.next_timeout(left) {
+                Some(f) => batch.push(f),
+                None => break,
+            }
+        }
+        if tx.send(Msg::Frames(batch)).is_err() {
+            break;
+        }
+    }
+    let points = cap.points.clone();
+    let (_, stats) = cap.stop();
+    CaptureReport { points, stats }
+}
+
+/// The terminal's key, mouse and resize events, as messages.
+pub fn terminal_events() -> Pin<Box<dyn Stream<Item = Msg> + Send>> {
+    Box::pin(EventStream::new().filter_map(|e| async move {
+        match e {
+            Ok(Event::Key(k)) => Some(Msg::Key(k)),
+            Ok(Event::Mouse(m)) => Some(Msg::Mouse(m)),
+            Ok(Event::Resize(w, h)) => Some(Msg::Resize(w, h)),
+            _ => None,
+        }
+    }))
+}

@@ -1,0 +1,114 @@
+//! The Journey pane: the selected packet's (or the last ping's) path hop by hop, with what
+//! changed at each hop, the hop being walked highlighted. While the lab is being built it
+//! shows the build plan instead, command by command.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::tables::fit;
+use crate::ui::model::{Build, Focus, Model};
+use crate::ui::style::Theme;
+
+fn plan(f: &mut Frame, area: Rect, m: &Model, b: &Build, theme: Theme) {
+    let title = if b.stepwise {
+        format!(" Build plan — step {} of {} (s/Enter: apply the next) ", b.done, b.commands.len())
+    } else {
+        format!(" Build plan — {} of {} applied ", b.done, b.commands.len())
+    };
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(title, theme.title()))
+        .border_style(theme.border(m.focus == Focus::Journey));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let current = b.running.unwrap_or(b.done);
+    let h = usize::from(inner.height);
+    let start = current.saturating_sub(h / 2).min(b.commands.len().saturating_sub(h));
+    let width = usize::from(inner.width);
+    let lines: Vec<Line> = b
+        .commands
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(h)
+        .map(|(i, c)| {
+            let (mark, style) = if i < b.done {
+                ("✓", theme.ok())
+            } else if i == current {
+                ("▶", theme.selected())
+            } else {
+                (" ", theme.dim())
+            };
+            let text = format!("{mark} {:>3} {c}", i + 1);
+            Line::from(Span::styled(fit(&text, width), style))
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+/// Draws the pane.
+pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
+    if let Some(b) = m.build() {
+        plan(f, area, m, b, theme);
+        return;
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border(m.focus == Focus::Journey));
+    let Some(j) = &m.journey else {
+        let block = block.title(Span::styled(" Journey ", theme.title()));
+        let inner = block.inner(area);
+        f.render_widget(block, area);
+        let text = "Select a packet (Tab to the packet list, ↑↓) to see its path hop by hop,\n\
+                    or press p to ping from the selected node and walk the ping with n/N.";
+        f.render_widget(Paragraph::new(Span::styled(text, theme.dim())).wrap(ratatui::widgets::Wrap { trim: true }), inner);
+        return;
+    };
+    let title = format!(
+        " Journey {}/{} — {} ",
+        j.which + 1,
+        j.journeys.len().max(1),
+        j.title
+    );
+    let block = block.title(Span::styled(title, theme.title()));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let width = usize::from(inner.width);
+    let Some(jr) = j.current() else {
+        f.render_widget(Paragraph::new("no journey found for this packet"), inner);
+        return;
+    };
+    let verdict_style = if jr.delivered { theme.ok() } else { theme.error() };
+    let mut lines = vec![
+        Line::from(Span::raw(fit(&jr.summary, width))),
+        Line::from(Span::styled(
+            fit(&format!("{} hops — {}", jr.hops.len(), jr.verdict), width),
+            verdict_style,
+        )),
+        Line::from(Span::styled(
+            fit(&format!("{:>3} {:<34} {:>8}  what happened", "#", "node:interface dir", "+Δ µs"), width),
+            theme.title(),
+        )),
+    ];
+    let h = usize::from(inner.height).saturating_sub(3);
+    let start = j.hop.saturating_sub(h.saturating_sub(1));
+    for (i, hop) in jr.hops.iter().enumerate().skip(start).take(h) {
+        let at = format!("{}:{} {}", hop.node, hop.iface, hop.dir.as_str());
+        #[expect(clippy::cast_precision_loss, reason = "display of microseconds")]
+        let delta = hop.delta_ns.map(|d| format!("{:.1}", d as f64 / 1000.0)).unwrap_or_default();
+        let what = if i == 0 {
+            hop.summary.clone()
+        } else if hop.changes.is_empty() {
+            "—".to_string()
+        } else {
+            hop.changes.join("; ")
+        };
+        let text = format!("{:>3} {} {delta:>8}  {what}", i + 1, fit(&at, 34));
+        let style = if i == j.hop { theme.hop() } else { Style::new() };
+        lines.push(Line::from(Span::styled(fit(&text, width), style)));
+    }
+    f.render_widget(Paragraph::new(lines), inner);
+}

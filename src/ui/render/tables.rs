@@ -1,0 +1,122 @@
+//! The Tables pane: the selected node's links, addresses, routes, neighbours or FDB, as
+//! the last netlink dump saw them. Rows that just appeared are marked `+` (green), changed
+//! `~` (yellow), removed `-` (red, struck out, kept a few seconds); marks fade.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use crate::ui::diff::{LiveRow, Strength};
+use crate::ui::model::{Focus, Model, Phase, Tab};
+use crate::ui::rows::tab_label;
+use crate::ui::style::Theme;
+
+/// Pads or cuts `s` to exactly `w` columns.
+pub fn fit(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n > w {
+        let mut out: String = s.chars().take(w.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    } else {
+        format!("{s}{}", " ".repeat(w - n))
+    }
+}
+
+fn cells_line(cells: &[String], tab: Tab, width: usize) -> String {
+    let widths = tab.widths();
+    let mut out = String::new();
+    for (i, c) in cells.iter().enumerate() {
+        let last = i + 1 == cells.len();
+        let w = if last {
+            width.saturating_sub(out.chars().count())
+        } else {
+            usize::from(widths.get(i).copied().unwrap_or(10))
+        };
+        out.push_str(&fit(c, w.saturating_sub(usize::from(!last))));
+        if !last {
+            out.push(' ');
+        }
+    }
+    out
+}
+
+fn row_line(r: &LiveRow, tab: Tab, width: usize, m: &Model, theme: Theme) -> Line<'static> {
+    let strength = r.strength(m.now);
+    let (marker, style) = match r.mark {
+        Some((change, _)) if strength != Strength::None => {
+            (change.marker(), theme.change(change, strength))
+        }
+        _ => (' ', Style::new()),
+    };
+    let text = cells_line(&r.row.cells, tab, width.saturating_sub(2));
+    if style == Style::new() && tab == Tab::Neighbours {
+        // Colour the state column alone.
+        let state = r.row.cells.get(3).cloned().unwrap_or_default();
+        if let Some(at) = text.rfind(state.as_str()).filter(|_| !state.is_empty()) {
+            let (a, b) = text.split_at(at);
+            return Line::from(vec![
+                Span::raw(format!("{marker} {a}")),
+                Span::styled(b.to_string(), theme.neigh_state(&state)),
+            ]);
+        }
+    }
+    Line::from(Span::styled(format!("{marker} {text}"), style))
+}
+
+/// Draws the pane.
+pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
+    let node = m.node();
+    let title = node.map_or(" Tables ".to_string(), |n| format!(" Tables — {} ({}) ", n.id, n.netns));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(title, theme.title()))
+        .border_style(theme.border(m.focus == Focus::Tables));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    if inner.height < 2 {
+        return;
+    }
+    let tabs: Vec<Span> = Tab::ALL
+        .iter()
+        .map(|&t| {
+            let style = if t == m.tab { theme.selected() } else { theme.dim() };
+            Span::styled(tab_label(t), style)
+        })
+        .collect();
+    f.render_widget(Line::from(tabs), Rect::new(inner.x, inner.y, inner.width, 1));
+    let width = usize::from(inner.width);
+    let headers: Vec<String> = m.tab.headers().iter().map(|h| (*h).to_string()).collect();
+    let head = cells_line(&headers, m.tab, width.saturating_sub(2));
+    f.render_widget(
+        Paragraph::new(Span::styled(format!("  {head}"), theme.title())),
+        Rect::new(inner.x, inner.y + 1, inner.width, 1),
+    );
+    let body = Rect::new(inner.x, inner.y + 2, inner.width, inner.height - 2);
+    let Some(node) = node else {
+        return;
+    };
+    let Some(t) = m.tables.get(&node.id).filter(|t| t.dumps > 0) else {
+        let why = match (&m.phase, m.tables.get(&node.id).and_then(|t| t.error.as_ref())) {
+            (_, Some(e)) => format!("cannot read the tables: {e}"),
+            (Phase::Building(_), _) => "namespace not created yet".to_string(),
+            (Phase::Failed(_), _) => "the lab is not up".to_string(),
+            _ => "waiting for the first dump…".to_string(),
+        };
+        f.render_widget(Paragraph::new(Span::styled(why, theme.dim())), body);
+        return;
+    };
+    let rows = &t.tabs[m.tab.index()].rows;
+    let lines: Vec<Line> = if rows.is_empty() {
+        vec![Line::from(Span::styled("(empty)", theme.dim()))]
+    } else {
+        rows.iter()
+            .skip(m.table_scroll.min(rows.len().saturating_sub(1)))
+            .take(usize::from(body.height))
+            .map(|r| row_line(r, m.tab, width, m, theme))
+            .collect()
+    };
+    f.render_widget(Paragraph::new(lines), body);
+}

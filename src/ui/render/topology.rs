@@ -1,0 +1,87 @@
+//! The Topology pane: a box per host holding its namespaces, each namespace with its
+//! interfaces coloured by state (up, down, not created yet); the underlay and the VXLAN
+//! tunnels below. The selected node is marked `▸` and reversed; the node of the hop being
+//! walked is highlighted.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use crate::ui::model::{Focus, Model};
+use crate::ui::style::Theme;
+use crate::ui::topology::{NodeSpot, geometry};
+
+/// Draws the pane.
+pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
+    let title = format!(" Topology — {} ", m.lab.name);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(Span::styled(title, theme.title()))
+        .border_style(theme.border(m.focus == Focus::Topology));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let g = geometry(&m.topo, inner);
+    for (host, r) in m.topo.hosts.iter().zip(&g.boxes) {
+        let mut title = format!(" {} ", host.name);
+        if let Some(u) = &host.underlay {
+            title.push_str(u);
+            title.push(' ');
+        }
+        f.render_widget(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(title)
+                .border_style(theme.dim()),
+            *r,
+        );
+    }
+    for spot in &g.spots {
+        node(f, spot, m, theme);
+    }
+    let mut y = g.footer.y + u16::from(m.topo.underlay.is_some());
+    for t in &m.topo.tunnels {
+        if y >= g.footer.bottom() {
+            break;
+        }
+        let r = Rect::new(g.footer.x, y, g.footer.width, 1);
+        f.render_widget(Paragraph::new(Span::styled(t.as_str(), theme.dim())), r);
+        y += 1;
+    }
+}
+
+fn node(f: &mut Frame, spot: &NodeSpot, m: &Model, theme: Theme) {
+    let n = &m.topo.nodes[spot.node];
+    let selected = spot.node == m.selected;
+    let hop = m.hop_node() == Some(spot.node);
+    let mut label_style = theme.title();
+    if hop {
+        label_style = theme.hop();
+    } else if selected {
+        label_style = theme.selected();
+    }
+    let marker = if selected { "▸" } else { " " };
+    let width = usize::from(spot.label_width.saturating_sub(1));
+    let label: String = n.label.chars().take(width).collect();
+    let links = m.tables.get(&n.id).map(|t| &t.links);
+    for (li, chips) in spot.lines.iter().enumerate() {
+        let y = spot.rect.y + u16::try_from(li).unwrap_or(0);
+        let mut spans = Vec::new();
+        if li == 0 {
+            spans.push(Span::raw(marker));
+            spans.push(Span::styled(format!("{label:<width$}"), label_style));
+        } else {
+            spans.push(Span::raw(" ".repeat(width + 1)));
+        }
+        for (ci, &i) in chips.iter().enumerate() {
+            if ci > 0 {
+                spans.push(Span::raw(" "));
+            }
+            let iface = &n.ifaces[i];
+            let state = links.and_then(|l| l.get(&iface.name));
+            spans.push(Span::styled(iface.chip.as_str(), theme.link(state)));
+        }
+        let r = Rect::new(spot.rect.x, y, spot.rect.width, 1);
+        f.render_widget(Line::from(spans), r);
+    }
+}
