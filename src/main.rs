@@ -49,6 +49,13 @@ enum Command {
     Read(cmd::ReadArgs),
     /// List the built-in labs.
     Labs,
+    /// Open the live panel on a lab (building it first if it is not up): its topology,
+    /// kernel tables as they change, packets and their hop-by-hop journeys. `vxlab` alone
+    /// opens it on the default lab.
+    Ui(cmd::UiArgs),
+    /// Measure the live panel: frame time with a full packet buffer, update throughput.
+    #[command(hide = true)]
+    BenchUi(cmd::BenchUiArgs),
     /// Time `up`/`down` against bash running the equivalent script.
     Bench(cmd::BenchArgs),
     /// vxlab's tiny HTTP server, run by labs' `http = PORT` processes.
@@ -60,7 +67,7 @@ fn main() -> ExitCode {
     vxlab::sys::default_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
-        None => cmd::default_lab(),
+        None => cmd::ui(&cmd::UiArgs::default_lab()),
         Some(Command::Lint(a)) => cmd::lint(&a),
         Some(Command::Up(a)) => cmd::up(&a),
         Some(Command::Down(a)) => cmd::down(&a),
@@ -70,6 +77,8 @@ fn main() -> ExitCode {
         Some(Command::Trace(a)) => cmd::trace(&a),
         Some(Command::Read(a)) => cmd::read(&a),
         Some(Command::Labs) => cmd::labs(),
+        Some(Command::Ui(a)) => cmd::ui(&a),
+        Some(Command::BenchUi(a)) => cmd::bench_ui(&a),
         Some(Command::Bench(a)) => cmd::bench(&a),
         Some(Command::ServeHttp(a)) => cmd::serve_http(&a),
     };

@@ -91,6 +91,34 @@ fn encapsulated(lines: &[String], src: &str, dst: &str, vni: u32, inner: &str) -
     })
 }
 
+/// Waits (at most 5 s) until every port of every bridge in `nodes` is forwarding.
+///
+/// `up` returns once the kernel accepted every step, but a bridge port whose carrier came
+/// up shortly before its bridge stays `disabled` until the kernel's linkwatch work notices
+/// (observed: a few ms usually, up to about a second). Frames sent meanwhile, including the
+/// VTEPs' IGMP joins, are dropped by the switch. Reported as a lifecycle issue; the labs
+/// themselves are checked once the links are ready.
+fn wait_forwarding(lab: &TestLab, nodes: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for node in nodes {
+        loop {
+            let links = lab.ok(node, &["bridge", "link", "show"]);
+            let waiting: Vec<&str> = links
+                .lines()
+                .filter(|l| !l.contains(" state forwarding "))
+                .collect();
+            if waiting.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{node}: bridge ports still not forwarding 5 s after up: {waiting:#?}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 /// The MAC of `ifname` in `node`, read from the node's own sysfs.
 fn mac_of(lab: &TestLab, node: &str, ifname: &str) -> String {
     lab.ok(node, &["cat", &format!("/sys/class/net/{ifname}/address")])
@@ -105,6 +133,7 @@ fn vteps_find_each_other_through_the_group() {
     require_root!();
     let before = root_snapshot();
     let lab = TestLab::up_file("vxlan-multicast.toml");
+    wait_forwarding(&lab, &["underlay"]);
     let hosts = [
         ("host1", "10.211.55.11", "192.168.1.1"),
         ("host2", "10.211.55.12", "192.168.1.2"),

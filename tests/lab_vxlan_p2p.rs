@@ -91,6 +91,34 @@ fn encapsulated(lines: &[String], src: &str, dst: &str, vni: u32, inner: &str) -
     })
 }
 
+/// Waits (at most 5 s) until every port of every bridge in `nodes` is forwarding.
+///
+/// `up` returns once the kernel accepted every step, but a bridge port whose carrier came
+/// up shortly before its bridge stays `disabled` until the kernel's linkwatch work notices
+/// (observed: a few ms usually, up to about a second). Frames sent meanwhile, including the
+/// VTEPs' IGMP joins, are dropped by the switch. Reported as a lifecycle issue; the labs
+/// themselves are checked once the links are ready.
+fn wait_forwarding(lab: &TestLab, nodes: &[&str]) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for node in nodes {
+        loop {
+            let links = lab.ok(node, &["bridge", "link", "show"]);
+            let waiting: Vec<&str> = links
+                .lines()
+                .filter(|l| !l.contains(" state forwarding "))
+                .collect();
+            if waiting.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{node}: bridge ports still not forwarding 5 s after up: {waiting:#?}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 /// A counter of `/sys/class/net/IF/statistics` in `node` (`ip netns exec` mounts the
 /// node's own sysfs).
 fn counter(lab: &TestLab, node: &str, ifname: &str, name: &str) -> u64 {
@@ -106,6 +134,7 @@ fn vxlan0_carries_pings_between_the_two_machines() {
     require_root!();
     let before = root_snapshot();
     let lab = TestLab::up_file("vxlan-p2p.toml");
+    wait_forwarding(&lab, &["underlay"]);
 
     // Over the overlay, both ways.
     assert!(lab.pings("host1", "10.20.1.3"), "10.20.1.2 -> 10.20.1.3");
@@ -199,6 +228,7 @@ fn vtep_with_another_vni_drops_everything() {
     let at = text.rfind("vni = 5").expect("host2's vni");
     let text = format!("{}vni = 7{}", &text[..at], &text[at + "vni = 5".len()..]);
     let lab = TestLab::up(&text);
+    wait_forwarding(&lab, &["underlay"]);
     let link = lab.ok("host2", &["ip", "-d", "link", "show", "vxlan0"]);
     assert!(link.contains("vxlan id 7 "), "{link}");
 

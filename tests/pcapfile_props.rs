@@ -229,6 +229,7 @@ fn capture() -> impl Strategy<Value = Capture> {
                 orig_len: orig_len.max(u32::try_from(data.len()).unwrap()),
                 data,
                 comment,
+                direction: None,
             });
         prop::collection::vec(record, 0..12).prop_map(move |records| Capture {
             interfaces: interfaces.clone(),

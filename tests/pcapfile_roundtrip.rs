@@ -51,6 +51,11 @@ fn capture() -> Capture {
                 orig_len,
                 data,
                 comment: (hop != 1).then(|| format!("hop {}: {} seq {seq}", hop + 1, iface.name)),
+                direction: match hop {
+                    0 => Some(vxlab::pcapfile::Direction::Outbound),
+                    1 => Some(vxlab::pcapfile::Direction::Inbound),
+                    _ => None,
+                },
             });
         }
     }
@@ -71,12 +76,13 @@ fn pcapng_three_interfaces_round_trip_through_a_file() {
         assert_eq!(w.add_interface(iface).unwrap(), i);
     }
     for r in &cap.records {
-        w.write(
+        w.write_directed(
             r.interface,
             r.ts_ns,
             r.orig_len,
             &r.data,
             r.comment.as_deref(),
+            r.direction,
         )
         .unwrap();
     }

@@ -104,7 +104,7 @@ fn pcapng_opens_in_tshark_and_reads_back() {
         Ok(out) if out.status.success() => {
             let text = String::from_utf8_lossy(&out.stdout);
             assert_eq!(text.lines().count() as u64, frames, "tshark sees every frame");
-            assert!(text.contains("hostA:eth0 out\tjourney 1 hop 4/10 hostA:eth0 out: encapsulated VNI 100"), "{text}");
+            assert!(text.contains("hostA:eth0\tjourney 1 hop 4/10 hostA:eth0 out: encapsulated VNI 100"), "{text}");
         }
         _ => eprintln!("skipped the tshark check: tshark not available"),
     }

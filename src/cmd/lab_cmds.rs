@@ -11,7 +11,7 @@ use vxlab::plan::script::{down_script, up_script};
 use vxlab::plan::{Op, plan};
 use vxlab::{httpd, labs, lifecycle, netns};
 
-use super::load::{load, require_root, running};
+use super::load::{load, require_root};
 
 /// `vxlab lint FILE...`
 #[derive(Args)]
@@ -343,21 +343,6 @@ pub fn labs() -> Result<ExitCode> {
         };
         println!("{name:<18} {title}{up}");
     }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `vxlab` alone: build the default lab (unless up) and show it.
-pub fn default_lab() -> Result<ExitCode> {
-    let name = labs::DEFAULT;
-    if lifecycle::namespaces_of(name).is_empty() {
-        let mut l = load(name)?;
-        require_root("")?;
-        l.lab = emulate_ipvs_if_missing(l.lab);
-        build(&l.lab, &l.text, false)?;
-    }
-    let l = running(name)?;
-    super::status::print_lab(&l.lab.name, false)?;
-    hints(&l.lab);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -7,12 +7,14 @@ mod load;
 mod read;
 mod status;
 mod trace;
+mod ui;
 
 pub use bench::{BenchArgs, bench};
 pub use lab_cmds::{
-    DownArgs, ExecArgs, LintArgs, ScriptArgs, ServeHttpArgs, UpArgs, default_lab, down, exec, labs,
+    DownArgs, ExecArgs, LintArgs, ScriptArgs, ServeHttpArgs, UpArgs, down, exec, labs,
     lint, script, serve_http, up,
 };
 pub use read::{ReadArgs, read};
 pub use status::{StatusArgs, status};
 pub use trace::{TraceArgs, trace};
+pub use ui::{BenchUiArgs, UiArgs, bench_ui, ui};

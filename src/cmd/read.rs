@@ -9,7 +9,7 @@ use clap::Args;
 use serde::Serialize;
 use vxlab::capture::{Dir, Frame, Point};
 use vxlab::decode::{DecodeOptions, decode_linktype, linktype};
-use vxlab::pcapfile::read_file;
+use vxlab::pcapfile::{Direction, read_file};
 use vxlab::trace::{Topology, correlate, journeys_text};
 
 /// `vxlab read FILE...`
@@ -38,19 +38,23 @@ struct Row {
     comment: Option<String>,
 }
 
-/// Where a capture point of a file sits: `NODE:IFACE [in|out]` as vxlab names its
-/// interfaces, or the file's own interface name on a node named after the file.
-fn point_of(file: &Path, name: &str) -> Point {
-    let (base, dir) = match name.rsplit_once(' ') {
-        Some((b, "out")) => (b, Dir::Out),
-        Some((b, "in")) => (b, Dir::In),
-        _ => (name, Dir::In),
-    };
-    let (node, iface) = match base.rsplit_once(':') {
+/// Where an interface of a file sits: `NODE:IFACE` as vxlab names its interfaces, or the
+/// file's own interface name on a node named after the file.
+fn place(file: &Path, name: &str) -> (String, String) {
+    match name.rsplit_once(':') {
         Some((n, i)) => (n.to_string(), i.to_string()),
-        None => (file.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned()), base.to_string()),
-    };
-    Point { node, netns: String::new(), iface, dir }
+        None => (file.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned()), name.to_string()),
+    }
+}
+
+/// The capture point of a record: its interface and, when the file says, its direction
+/// (otherwise taken as received).
+fn point_index(points: &mut Vec<Point>, node: &str, iface: &str, dir: Dir) -> usize {
+    if let Some(i) = points.iter().position(|p| p.node == node && p.iface == iface && p.dir == dir) {
+        return i;
+    }
+    points.push(Point { node: node.to_string(), netns: String::new(), iface: iface.to_string(), dir });
+    points.len() - 1
 }
 
 /// `vxlab read`
@@ -62,16 +66,17 @@ pub fn read(a: &ReadArgs) -> Result<ExitCode> {
     let mut frames: Vec<Frame> = Vec::new();
     for path in &a.files {
         let cap = read_file(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let base = points.len();
-        for iface in &cap.interfaces {
-            points.push(point_of(path, &iface.name));
-        }
+        let places: Vec<(String, String)> = cap.interfaces.iter().map(|i| place(path, &i.name)).collect();
         for r in &cap.records {
             let Some(iface) = cap.interfaces.get(r.interface) else { continue };
             let p = decode_linktype(iface.linktype, &r.data, &opts);
             rows.push(Row {
                 file: path.display().to_string(),
-                interface: iface.name.clone(),
+                interface: match r.direction {
+                    Some(Direction::Inbound) => format!("{} in", iface.name),
+                    Some(Direction::Outbound) => format!("{} out", iface.name),
+                    None => iface.name.clone(),
+                },
                 ts_ns: r.ts_ns,
                 len: r.orig_len,
                 summary: p.summary(),
@@ -80,7 +85,10 @@ pub fn read(a: &ReadArgs) -> Result<ExitCode> {
                 comment: r.comment.clone(),
             });
             if iface.linktype == linktype::ETHERNET {
-                frames.push(Frame { point: base + r.interface, ts_ns: r.ts_ns, len: r.orig_len, data: r.data.clone() });
+                let dir = if r.direction == Some(Direction::Outbound) { Dir::Out } else { Dir::In };
+                let (node, name) = &places[r.interface];
+                let point = point_index(&mut points, node, name, dir);
+                frames.push(Frame { point, ts_ns: r.ts_ns, len: r.orig_len, data: r.data.clone() });
             }
         }
     }

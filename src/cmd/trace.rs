@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use vxlab::capture::{Capture, Frame, Options, Point, PointStats, lab_points};
-use vxlab::pcapfile::{Interface, PcapngWriter};
+use vxlab::capture::{Capture, Dir, Frame, Options, Point, PointStats, lab_points};
+use vxlab::pcapfile::{Direction, Interface, PcapngWriter};
 use vxlab::decode::DecodeOptions;
 use vxlab::model::netns_name;
 use vxlab::netns;
@@ -113,12 +113,27 @@ fn write_pcapng(path: &std::path::Path, points: &[Point], frames: &[Frame], jour
     }
     let file = std::io::BufWriter::new(std::fs::File::create(path)?);
     let mut w = PcapngWriter::new(file, concat!("vxlab ", env!("CARGO_PKG_VERSION")))?;
+    // One interface block per (namespace, interface); the direction goes in each packet.
+    let mut blocks: Vec<(&str, &str)> = Vec::new();
+    let mut block_of = Vec::with_capacity(points.len());
     for p in points {
-        let desc = format!("network namespace {}, interface {}, direction {}", p.netns, p.iface, p.dir.as_str());
-        w.add_interface(&Interface::ethernet(&p.to_string(), Some(&desc)))?;
+        let key = (p.netns.as_str(), p.iface.as_str());
+        let i = if let Some(i) = blocks.iter().position(|b| *b == key) {
+            i
+        } else {
+            let desc = format!("interface {} in network namespace {}", p.iface, p.netns);
+            w.add_interface(&Interface::ethernet(&format!("{}:{}", p.node, p.iface), Some(&desc)))?;
+            blocks.push(key);
+            blocks.len() - 1
+        };
+        block_of.push(i);
     }
     for (f, comment) in frames.iter().zip(&comments) {
-        w.write(f.point, f.ts_ns, f.len, &f.data, comment.as_deref())?;
+        let dir = match points[f.point].dir {
+            Dir::In => Direction::Inbound,
+            Dir::Out => Direction::Outbound,
+        };
+        w.write_directed(block_of[f.point], f.ts_ns, f.len, &f.data, comment.as_deref(), Some(dir))?;
     }
     w.finish()?;
     Ok(())

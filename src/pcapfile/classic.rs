@@ -100,6 +100,7 @@ pub(crate) fn read(buf: &[u8]) -> Result<Capture, PcapError> {
             orig_len,
             data: data.to_vec(),
             comment: None,
+            direction: None,
         });
         at = data_at + data.len();
     }

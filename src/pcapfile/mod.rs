@@ -100,6 +100,17 @@ pub struct Record {
     pub data: Vec<u8>,
     /// The packet's comment (pcapng `opt_comment`); several comments are joined by newlines.
     pub comment: Option<String>,
+    /// Whether the interface received or sent it (pcapng `epb_flags`), when the file says.
+    pub direction: Option<Direction>,
+}
+
+/// Which way a packet crossed its interface (pcapng `epb_flags` bits 0–1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Received.
+    Inbound,
+    /// Sent.
+    Outbound,
 }
 
 /// A whole capture file, in memory.

@@ -3,7 +3,7 @@
 
 use super::bytes::{Endian, to_usize};
 use super::error::block_at;
-use super::{Capture, Interface, PcapError, Record};
+use super::{Capture, Direction, Interface, PcapError, Record};
 
 /// The first four bytes of every pcapng file (the Section Header Block type, a palindrome).
 pub(crate) const SHB_MAGIC: [u8; 4] = [0x0A, 0x0D, 0x0D, 0x0A];
@@ -17,6 +17,8 @@ pub(crate) const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
 
 pub(crate) const OPT_ENDOFOPT: u16 = 0;
 pub(crate) const OPT_COMMENT: u16 = 1;
+/// `epb_flags`: bits 0–1 give the direction (1 inbound, 2 outbound).
+pub(crate) const EPB_FLAGS: u16 = 2;
 pub(crate) const SHB_USERAPPL: u16 = 4;
 pub(crate) const IF_NAME: u16 = 2;
 pub(crate) const IF_DESCRIPTION: u16 = 3;
@@ -216,10 +218,17 @@ fn packet(
         .and_then(|d| d.get(..to_usize(caplen)))
         .ok_or_else(|| format!("its captured length {caplen} exceeds the {room} bytes it holds"))?;
     let mut comments = Vec::new();
+    let mut direction = None;
     let options_at = 20 + data.len().next_multiple_of(4);
     options(body, options_at, body_at, e, |code, value| {
         if code == OPT_COMMENT {
             comments.push(text(value));
+        } else if code == EPB_FLAGS {
+            direction = match e.u32(value, 0).map(|f| f & 3) {
+                Some(1) => Some(Direction::Inbound),
+                Some(2) => Some(Direction::Outbound),
+                _ => None,
+            };
         }
         Ok(())
     })?;
@@ -230,6 +239,7 @@ fn packet(
         orig_len,
         data: data.to_vec(),
         comment: (!comments.is_empty()).then(|| comments.join("\n")),
+        direction,
     })
 }
 
@@ -256,6 +266,7 @@ fn simple_packet(body: &[u8], e: Endian, section: &[SectionInterface]) -> Result
         orig_len,
         data: data.to_vec(),
         comment: None,
+        direction: None,
     })
 }
 

@@ -4,9 +4,9 @@ use std::io::{self, Write};
 
 use super::classic::invalid;
 use super::pcapng::{
-    BYTE_ORDER_MAGIC, EPB, IDB, IF_DESCRIPTION, IF_NAME, IF_TSRESOL, OPT_COMMENT, SHB, SHB_USERAPPL,
+    BYTE_ORDER_MAGIC, EPB, EPB_FLAGS, IDB, IF_DESCRIPTION, IF_NAME, IF_TSRESOL, OPT_COMMENT, SHB, SHB_USERAPPL,
 };
-use super::{Capture, Interface};
+use super::{Capture, Direction, Interface};
 
 /// `if_tsresol` of every interface written: nanoseconds.
 const TSRESOL_NS: u8 = 9;
@@ -87,6 +87,20 @@ impl<W: Write> PcapngWriter<W> {
         data: &[u8],
         comment: Option<&str>,
     ) -> io::Result<()> {
+        self.write_directed(interface, ts_ns, orig_len, data, comment, None)
+    }
+
+    /// Like [`write`](Self::write), also recording which way the packet crossed the
+    /// interface (`epb_flags`), so one interface block serves both directions.
+    pub fn write_directed(
+        &mut self,
+        interface: usize,
+        ts_ns: u64,
+        orig_len: u32,
+        data: &[u8],
+        comment: Option<&str>,
+        direction: Option<Direction>,
+    ) -> io::Result<()> {
         if interface >= self.interfaces {
             return Err(invalid(format!(
                 "interface {interface} was not added (there are {})",
@@ -106,6 +120,13 @@ impl<W: Write> PcapngWriter<W> {
         self.put_padded(data);
         if let Some(c) = comment {
             self.put_option(OPT_COMMENT, c.as_bytes())?;
+        }
+        if let Some(d) = direction {
+            let flags: u32 = match d {
+                Direction::Inbound => 1,
+                Direction::Outbound => 2,
+            };
+            self.put_option(EPB_FLAGS, &flags.to_le_bytes())?;
         }
         self.end()
     }
@@ -182,12 +203,13 @@ pub fn write_pcapng<W: Write>(out: W, capture: &Capture, app: &str) -> io::Resul
         w.add_interface(iface)?;
     }
     for r in &capture.records {
-        w.write(
+        w.write_directed(
             r.interface,
             r.ts_ns,
             r.orig_len,
             &r.data,
             r.comment.as_deref(),
+            r.direction,
         )?;
     }
     w.finish()

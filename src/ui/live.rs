@@ -148,10 +148,10 @@ impl Live {
         }));
     }
 
-    fn ping(&self, node: String, netns: &str, target: std::net::IpAddr, since: u64) {
+    fn ping(&self, node: &str, netns: &str, target: std::net::IpAddr, since: u64) {
         let tx = self.tx.clone();
         let done = {
-            let (tx, node) = (tx.clone(), node.clone());
+            let (tx, node) = (tx.clone(), node.to_string());
             move |result| {
                 let _ = tx.send(Msg::PingDone {
                     node,
@@ -194,7 +194,7 @@ impl Effects for Live {
                     let _ = s.send(());
                 }
             }
-            Cmd::Watch { node, netns } => match watch::spawn(node.clone(), netns, self.tx.clone()) {
+            Cmd::Watch { node, netns } => match watch::spawn(node.clone(), &netns, self.tx.clone()) {
                 Ok(t) => self.tasks.push(t),
                 Err(e) => {
                     let _ = self.tx.send(Msg::TablesFailed {
@@ -209,7 +209,7 @@ impl Effects for Live {
                 netns,
                 target,
                 since,
-            } => self.ping(node, &netns, target, since),
+            } => self.ping(&node, &netns, target, since),
         }
     }
 }

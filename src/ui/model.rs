@@ -100,6 +100,7 @@ impl Focus {
     pub const ALL: [Self; 4] = [Self::Topology, Self::Tables, Self::Packets, Self::Journey];
 
     /// The next (or previous, `back`) pane in Tab order.
+    #[must_use]
     pub fn cycle(self, back: bool) -> Self {
         let i = Self::ALL.iter().position(|f| *f == self).unwrap_or(0);
         let n = Self::ALL.len();

@@ -1,6 +1,8 @@
 //! A namespace's [`Tables`] as the rows of the panel's five tabs: each row a key (what
 //! identifies it between two dumps) and the cells shown.
 
+use std::fmt::Write as _;
+
 use crate::observe::{FdbRow, LinkRow, NeighRow, RouteRow, Tables};
 
 /// One tab of the Tables pane.
@@ -92,7 +94,7 @@ fn link(l: &LinkRow) -> Row {
         (None, Some(v)) => {
             let mut s = format!("vni {} port {}", v.vni, v.dstport);
             if let Some(r) = v.remote {
-                s.push_str(&format!(" remote {r}"));
+                let _ = write!(s, " remote {r}");
             }
             if v.proxy {
                 s.push_str(" proxy");

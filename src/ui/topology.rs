@@ -239,15 +239,15 @@ fn footer_lines(t: &TopoView) -> u16 {
 
 /// Lays the pane's inner `area` out.
 pub fn geometry(t: &TopoView, area: Rect) -> Geometry {
-    let mut g = Geometry::default();
-    let n = u16::try_from(t.hosts.len().max(1)).unwrap_or(1);
-    let bw = area.width / n;
+    let mut geo = Geometry::default();
+    let hosts = u16::try_from(t.hosts.len().max(1)).unwrap_or(1);
+    let bw = area.width / hosts;
     let footer = footer_lines(t).min(area.height);
     let box_h = area.height - footer;
     for (hi, h) in t.hosts.iter().enumerate() {
-        let x = area.x + bw * u16::try_from(hi).unwrap_or(0);
-        let r = Rect::new(x, area.y, bw, box_h);
-        g.boxes.push(r);
+        let left = area.x + bw * u16::try_from(hi).unwrap_or(0);
+        let host_box = Rect::new(left, area.y, bw, box_h);
+        geo.boxes.push(host_box);
         let inner_w = bw.saturating_sub(2);
         let label_w = h
             .nodes
@@ -256,41 +256,41 @@ pub fn geometry(t: &TopoView, area: Rect) -> Geometry {
             .max()
             .unwrap_or(0)
             .min(inner_w / 3);
-        let mut y = r.y + 1;
+        let mut top = host_box.y + 1;
         for &i in &h.nodes {
             let lines = wrap(&t.nodes[i], inner_w.saturating_sub(label_w));
             let hgt = u16::try_from(lines.len()).unwrap_or(1);
-            if y + hgt > r.bottom().saturating_sub(1) {
+            if top + hgt > host_box.bottom().saturating_sub(1) {
                 break;
             }
-            g.spots.push(NodeSpot {
+            geo.spots.push(NodeSpot {
                 node: i,
-                rect: Rect::new(x + 1, y, inner_w, hgt),
+                rect: Rect::new(left + 1, top, inner_w, hgt),
                 lines,
                 label_width: label_w,
             });
-            y += hgt;
+            top += hgt;
         }
     }
-    g.footer = Rect::new(area.x, area.y + box_h, area.width, footer);
+    geo.footer = Rect::new(area.x, area.y + box_h, area.width, footer);
     if let Some(u) = t.underlay {
         if footer > 0 {
             let label_w = width(&t.nodes[u].label) + 2;
-            g.spots.push(NodeSpot {
+            geo.spots.push(NodeSpot {
                 node: u,
-                rect: Rect::new(area.x, g.footer.y, area.width, 1),
+                rect: Rect::new(area.x, geo.footer.y, area.width, 1),
                 lines: vec![(0..t.nodes[u].ifaces.len()).collect()],
                 label_width: label_w,
             });
         }
     }
-    g
+    geo
 }
 
 /// Rows the pane needs (borders included) to show everything at `width` columns.
-pub fn desired_height(t: &TopoView, width: u16) -> u16 {
-    let n = u16::try_from(t.hosts.len().max(1)).unwrap_or(1);
-    let inner_w = (width.saturating_sub(2) / n).saturating_sub(2);
+pub fn desired_height(t: &TopoView, columns: u16) -> u16 {
+    let hosts = u16::try_from(t.hosts.len().max(1)).unwrap_or(1);
+    let inner_w = (columns.saturating_sub(2) / hosts).saturating_sub(2);
     let tallest = t
         .hosts
         .iter()
@@ -298,7 +298,7 @@ pub fn desired_height(t: &TopoView, width: u16) -> u16 {
             let label_w = h
                 .nodes
                 .iter()
-                .map(|&i| width_of(&t.nodes[i].label) + 2)
+                .map(|&i| width(&t.nodes[i].label) + 2)
                 .max()
                 .unwrap_or(0)
                 .min(inner_w / 3);
@@ -310,8 +310,4 @@ pub fn desired_height(t: &TopoView, width: u16) -> u16 {
         .max()
         .unwrap_or(0);
     tallest + 2 + footer_lines(t) + 2
-}
-
-fn width_of(s: &str) -> u16 {
-    width(s)
 }

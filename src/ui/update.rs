@@ -110,7 +110,7 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Cmd> {
             since,
             result,
         } => {
-            ping_done(m, &node, target, since, result);
+            ping_done(m, &node, target, since, &result);
             Vec::new()
         }
         Msg::Quit => vec![Cmd::Quit],
@@ -188,12 +188,12 @@ fn build_done(m: &mut Model, result: Result<(), String>) -> Vec<Cmd> {
     }
 }
 
-fn ping_done(m: &mut Model, node: &str, target: IpAddr, since: u64, result: Result<(), String>) {
+fn ping_done(m: &mut Model, node: &str, target: IpAddr, since: u64, result: &Result<(), String>) {
     m.pinging = None;
     m.dirty = true;
     let (frames, seqs) = m.packets.involving(since, target);
     let journeys = correlate(&m.points, &frames, &m.wiring, &DecodeOptions::default(), Some(node));
-    let outcome = match &result {
+    let outcome = match result {
         Ok(()) => "reply received".to_string(),
         Err(e) => e.clone(),
     };
@@ -450,14 +450,15 @@ fn act(m: &mut Model, action: Action, ev: &KeyEvent) -> Vec<Cmd> {
                 _ => move_packet(m, d),
             }
         }
-        Action::Top => match m.focus {
-            Focus::Tables => m.table_scroll = 0,
-            _ => {
+        Action::Top => {
+            if m.focus == Focus::Tables {
+                m.table_scroll = 0;
+            } else {
                 let rows = Areas::new(m).packet_rows();
                 m.packets.select_first(rows);
                 follow_packet(m);
             }
-        },
+        }
         Action::Bottom => match m.focus {
             Focus::Tables => scroll_table(m, isize::MAX),
             _ => m.packets.follow(),
@@ -496,13 +497,13 @@ fn act(m: &mut Model, action: Action, ev: &KeyEvent) -> Vec<Cmd> {
             m.journey = None;
         }
         Action::Ping => {
-            if !matches!(m.capture, CaptureState::Running { .. }) {
-                m.note = Some("the lab is not up and captured yet; wait for the build to finish".into());
-            } else {
+            if matches!(m.capture, CaptureState::Running { .. }) {
                 m.mode = Mode::Prompt(Prompt {
                     purpose: Purpose::Ping,
                     text: String::new(),
                 });
+            } else {
+                m.note = Some("the lab is not up and captured yet; wait for the build to finish".into());
             }
         }
         Action::NextHop => walk(m, true),

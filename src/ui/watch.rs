@@ -28,13 +28,13 @@ const GROUPS: [MulticastGroup; 4] = [
 
 /// Starts watching namespace `netns` (node `node`): sends a dump now and after every
 /// change, until `tx` closes or the namespace goes away. Must be called within a runtime.
-pub fn spawn(node: String, netns: String, tx: UnboundedSender<Msg>) -> io::Result<JoinHandle<()>> {
+pub fn spawn(node: String, netns: &str, tx: UnboundedSender<Msg>) -> io::Result<JoinHandle<()>> {
     let rt = tokio::runtime::Handle::current();
-    let (conn, mc_handle, mut messages) = netns::run_in(&netns, move || {
+    let (conn, mc_handle, mut messages) = netns::run_in(netns, move || {
         let _guard = rt.enter();
         rtnetlink::new_multicast_connection(&GROUPS)
     })?;
-    let handle = connect(&netns)?;
+    let handle = connect(netns)?;
     Ok(tokio::spawn(async move {
         let conn = tokio::spawn(conn);
         // The multicast connection lives as long as its handle.

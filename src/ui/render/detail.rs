@@ -22,7 +22,7 @@ fn fields(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
                 fields(&name, v, out);
             }
         }
-        serde_json::Value::Array(a) if a.iter().any(|x| x.is_object()) => {
+        serde_json::Value::Array(a) if a.iter().any(serde_json::Value::is_object) => {
             for (i, v) in a.iter().enumerate() {
                 fields(&format!("{prefix}[{i}]"), v, out);
             }

@@ -1,6 +1,8 @@
 //! The Packets pane: the newest captured frames (or the page around the selected one):
 //! time since the first frame, where it was seen, and its summary.
 
+use std::fmt::Write as _;
+
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -36,13 +38,13 @@ fn title(m: &Model) -> String {
     let p = &m.packets;
     let mut t = format!(" Packets — {}", p.len());
     if !p.filter().is_empty() {
-        t.push_str(&format!(", {} match /{}/", p.matching(), p.filter()));
+        let _ = write!(t, ", {} match /{}/", p.matching(), p.filter());
     }
     if p.evicted > 0 {
-        t.push_str(&format!(", {} evicted", p.evicted));
+        let _ = write!(t, ", {} evicted", p.evicted);
     }
     if p.paused_at.is_some() {
-        t.push_str(&format!(" — PAUSED (+{} new)", p.held()));
+        let _ = write!(t, " — PAUSED (+{} new)", p.held());
     } else if p.selected.is_some() {
         t.push_str(" — holding (End: follow)");
     }

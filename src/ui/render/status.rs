@@ -1,6 +1,8 @@
 //! The two bottom lines: the status (lab, build step, capture, packets, the last notice)
 //! or the prompt being typed; and the key hints, from the binding table.
 
+use std::fmt::Write as _;
+
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -42,13 +44,9 @@ fn capture(m: &Model) -> String {
             let ifaces = m.points.len() / 2;
             let mut s = format!("capturing on {ifaces} interfaces");
             if !failed.is_empty() {
-                s.push_str(&format!(" ({} points failed)", failed.len()));
+                let _ = write!(s, " ({} points failed)", failed.len());
             }
-            s.push_str(&format!(
-                ", {} packets, {} evicted",
-                m.packets.next_seq(),
-                m.packets.evicted
-            ));
+            let _ = write!(s, ", {} packets, {} evicted", m.packets.next_seq(), m.packets.evicted);
             s
         }
     }

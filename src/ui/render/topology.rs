@@ -21,8 +21,8 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
         .border_style(theme.border(m.focus == Focus::Topology));
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let g = geometry(&m.topo, inner);
-    for (host, r) in m.topo.hosts.iter().zip(&g.boxes) {
+    let geo = geometry(&m.topo, inner);
+    for (host, rect) in m.topo.hosts.iter().zip(&geo.boxes) {
         let mut title = format!(" {} ", host.name);
         if let Some(u) = &host.underlay {
             title.push_str(u);
@@ -33,25 +33,21 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
                 .borders(Borders::ALL)
                 .title(title)
                 .border_style(theme.dim()),
-            *r,
+            *rect,
         );
     }
-    for spot in &g.spots {
+    for spot in &geo.spots {
         node(f, spot, m, theme);
     }
-    let mut y = g.footer.y + u16::from(m.topo.underlay.is_some());
-    for t in &m.topo.tunnels {
-        if y >= g.footer.bottom() {
-            break;
-        }
-        let r = Rect::new(g.footer.x, y, g.footer.width, 1);
-        f.render_widget(Paragraph::new(Span::styled(t.as_str(), theme.dim())), r);
-        y += 1;
+    let first = geo.footer.y + u16::from(m.topo.underlay.is_some());
+    for (row, tunnel) in (first..geo.footer.bottom()).zip(&m.topo.tunnels) {
+        let line = Rect::new(geo.footer.x, row, geo.footer.width, 1);
+        f.render_widget(Paragraph::new(Span::styled(tunnel.as_str(), theme.dim())), line);
     }
 }
 
 fn node(f: &mut Frame, spot: &NodeSpot, m: &Model, theme: Theme) {
-    let n = &m.topo.nodes[spot.node];
+    let view = &m.topo.nodes[spot.node];
     let selected = spot.node == m.selected;
     let hop = m.hop_node() == Some(spot.node);
     let mut label_style = theme.title();
@@ -62,10 +58,10 @@ fn node(f: &mut Frame, spot: &NodeSpot, m: &Model, theme: Theme) {
     }
     let marker = if selected { "▸" } else { " " };
     let width = usize::from(spot.label_width.saturating_sub(1));
-    let label: String = n.label.chars().take(width).collect();
-    let links = m.tables.get(&n.id).map(|t| &t.links);
+    let label: String = view.label.chars().take(width).collect();
+    let links = m.tables.get(&view.id).map(|t| &t.links);
     for (li, chips) in spot.lines.iter().enumerate() {
-        let y = spot.rect.y + u16::try_from(li).unwrap_or(0);
+        let row = spot.rect.y + u16::try_from(li).unwrap_or(0);
         let mut spans = Vec::new();
         if li == 0 {
             spans.push(Span::raw(marker));
@@ -77,11 +73,10 @@ fn node(f: &mut Frame, spot: &NodeSpot, m: &Model, theme: Theme) {
             if ci > 0 {
                 spans.push(Span::raw(" "));
             }
-            let iface = &n.ifaces[i];
+            let iface = &view.ifaces[i];
             let state = links.and_then(|l| l.get(&iface.name));
             spans.push(Span::styled(iface.chip.as_str(), theme.link(state)));
         }
-        let r = Rect::new(spot.rect.x, y, spot.rect.width, 1);
-        f.render_widget(Line::from(spans), r);
+        f.render_widget(Line::from(spans), Rect::new(spot.rect.x, row, spot.rect.width, 1));
     }
 }
