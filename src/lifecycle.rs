@@ -277,13 +277,63 @@ impl Building {
                 rollback: Box::new(rollback),
             });
         }
+        if i + 1 == self.ops.len() {
+            let file = self.dir.join(COMPLETE_FILE);
+            fs::write(&file, "").map_err(|source| UpError::State { path: file, source })?;
+        }
         Ok(())
     }
+}
+
+/// Written in a lab's record once its last step succeeded: a lab with namespaces but no
+/// such mark, and no vxlab building it, is the remains of an interrupted `up`.
+const COMPLETE_FILE: &str = "complete";
+
+/// Whether lab `name` finished building.
+pub fn is_complete(name: &str) -> bool {
+    state_dir(name).join(COMPLETE_FILE).exists()
+}
+
+/// What `gc` found and removed.
+#[derive(Debug, serde::Serialize)]
+pub struct Collected {
+    /// Lab name.
+    pub lab: String,
+    /// Why it was taken for an orphan.
+    pub reason: String,
+    /// What removing it did.
+    pub teardown: Teardown,
+}
+
+/// Finds the remains of labs whose `up` was interrupted (namespaces `vx.LAB.*` without a
+/// finished build, or a record without namespaces) and removes them. Labs that are up,
+/// and anything not named like a vxlab lab, are left alone.
+pub async fn gc<K: Kernel>(kernel: &mut K) -> Result<Vec<Collected>, UpError> {
+    // Holding the lock, no `up` is half way: an unfinished lab now is an orphan.
+    let _lock = lock("gc")?;
+    let mut out = Vec::new();
+    for lab in labs_up() {
+        let has_ns = !namespaces_of(&lab).is_empty();
+        let reason = match (has_ns, state_dir(&lab).exists(), is_complete(&lab)) {
+            (true, _, true) | (false, false, _) => continue,
+            (true, false, _) => "namespaces without a record",
+            (true, true, false) => "an `up` that did not finish",
+            (false, true, _) => "a record without namespaces",
+        };
+        let teardown = remove(&lab, kernel).await;
+        out.push(Collected { lab, reason: reason.into(), teardown });
+    }
+    Ok(out)
 }
 
 /// Removes lab `name` from the machine, whatever state it is in. Idempotent.
 pub async fn down<K: Kernel>(name: &str, kernel: &mut K) -> Result<Teardown, UpError> {
     let _lock = lock(name)?;
+    Ok(remove(name, kernel).await)
+}
+
+/// Removes lab `name`; the caller holds the lock.
+async fn remove<K: Kernel>(name: &str, kernel: &mut K) -> Teardown {
     let mut t = kernel.teardown(name).await;
     let dir = state_dir(name);
     if dir.exists() {
@@ -291,7 +341,7 @@ pub async fn down<K: Kernel>(name: &str, kernel: &mut K) -> Result<Teardown, UpE
             t.errors.push(format!("remove {}: {e}", dir.display()));
         }
     }
-    Ok(t)
+    t
 }
 
 /// The scenario text recorded when lab `name` was brought up.

@@ -37,6 +37,9 @@ enum Command {
     /// Remove a lab: its processes and namespaces. Safe to repeat; also cleans up after
     /// an interrupted `up`.
     Down(cmd::DownArgs),
+    /// Remove what interrupted `up`s left behind (labs that never finished building).
+    /// Touches only namespaces named like vxlab's own; finished labs are kept.
+    Gc,
     /// Show labs that are up: namespaces, links, addresses, routes, neighbours, FDB.
     Status(cmd::StatusArgs),
     /// Run a command inside a lab node's network namespace.
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         Some(Command::Lint(a)) => cmd::lint(&a),
         Some(Command::Up(a)) => cmd::up(&a),
         Some(Command::Down(a)) => cmd::down(&a),
+        Some(Command::Gc) => cmd::gc(),
         Some(Command::Status(a)) => cmd::status(&a),
         Some(Command::Exec(a)) => cmd::exec(&a),
         Some(Command::Script(a)) => cmd::script(&a),

@@ -187,7 +187,7 @@ fn vteps_find_each_other_through_the_group() {
         "192.168.1.1 -> 192.168.1.2"
     );
     if let Some(cap) = cap {
-        let arp_req = |l: &[String]| {
+        let flooded_request = |l: &[String]| {
             encapsulated(
                 l,
                 "10.211.55.11",
@@ -196,7 +196,7 @@ fn vteps_find_each_other_through_the_group() {
                 "ARP, Request who-has 192.168.1.2 tell 192.168.1.1",
             )
         };
-        let arp_rep = |l: &[String]| {
+        let unicast_reply = |l: &[String]| {
             encapsulated(
                 l,
                 "10.211.55.12",
@@ -205,7 +205,7 @@ fn vteps_find_each_other_through_the_group() {
                 &format!("ARP, Reply 192.168.1.2 is-at {mac2}"),
             )
         };
-        let echo = |l: &[String]| {
+        let unicast_echo = |l: &[String]| {
             encapsulated(
                 l,
                 "10.211.55.11",
@@ -215,18 +215,21 @@ fn vteps_find_each_other_through_the_group() {
             )
         };
         let lines = cap.until(Duration::from_secs(5), |l| {
-            arp_req(l).is_some() && arp_rep(l).is_some() && echo(l).is_some()
+            flooded_request(l).is_some() && unicast_reply(l).is_some() && unicast_echo(l).is_some()
         });
         println!("captured on host2's eth0:\n{}", lines.join("\n"));
         assert!(
-            arp_req(&lines).is_some(),
+            flooded_request(&lines).is_some(),
             "ARP not sent to the group: {lines:#?}"
         );
         assert!(
-            arp_rep(&lines).is_some(),
+            unicast_reply(&lines).is_some(),
             "ARP reply not unicast: {lines:#?}"
         );
-        assert!(echo(&lines).is_some(), "echo not unicast: {lines:#?}");
+        assert!(
+            unicast_echo(&lines).is_some(),
+            "echo not unicast: {lines:#?}"
+        );
         // Once learned, nothing more is flooded: no ICMP inside a packet to the group.
         assert!(
             !lines

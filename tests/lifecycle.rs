@@ -105,6 +105,14 @@ fn down_cleans_up_after_up_is_killed() {
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = child.kill();
         let _ = child.wait();
+        // Half the time `gc` must find the remains by itself (unless `up` had finished:
+        // then the lab is kept, as it should be), else `down NAME`.
+        if i % 2 == 1 {
+            let finished = lifecycle::is_complete(&name);
+            let out = Command::new(exe).arg("gc").output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert_eq!(lifecycle::namespaces_of(&name).is_empty(), !finished, "gc after {delay_ms} ms");
+        }
         let out = Command::new(exe).args(["down", &name]).output().unwrap();
         assert!(
             out.status.success(),
@@ -118,4 +126,19 @@ fn down_cleans_up_after_up_is_killed() {
         assert!(!lifecycle::state_dir(&name).exists());
     }
     assert_eq!(before, root_snapshot());
+}
+
+#[test]
+fn gc_removes_unfinished_labs_and_keeps_finished_ones() {
+    require_root!();
+    let kept = TestLab::up_file("bridge-basics.toml");
+    let orphan = TestLab::up_file("bridge-basics.toml");
+    // What an `up` killed before its last step leaves: namespaces and an unfinished record.
+    std::fs::remove_file(lifecycle::state_dir(&orphan.lab.name).join("complete")).unwrap();
+    let found = runtime().block_on(lifecycle::gc(&mut Netlink::new())).unwrap();
+    assert!(found.iter().any(|c| c.lab == orphan.lab.name), "{found:?}");
+    assert!(!found.iter().any(|c| c.lab == kept.lab.name));
+    assert!(lifecycle::namespaces_of(&orphan.lab.name).is_empty());
+    assert!(kept.pings("host/ns1", "170.19.0.2"), "the finished lab still works");
+    kept.down();
 }

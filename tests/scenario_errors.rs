@@ -1,7 +1,10 @@
 //! What users see when a scenario is wrong: the exact text of each validation error
 //! (message, `--> file:line:column`, the line, the caret under the offending text, the
 //! hint), held as a contract. Also: every shipped lab lints clean, and `vxlab lint` fails
-//! with file:line:column on stderr. No root needed.
+//! with `file:line:column` on stderr. No root needed.
+
+// Every expected text is written r#"…"#, whether or not it holds a quote.
+#![allow(clippy::needless_raw_string_hashes)]
 
 use std::path::Path;
 use std::process::Command;

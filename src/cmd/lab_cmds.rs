@@ -352,3 +352,27 @@ pub fn serve_http(a: &ServeHttpArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot serve HTTP on port {}", a.port))?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `vxlab gc`
+pub fn gc() -> Result<ExitCode> {
+    require_root("gc")?;
+    let found = runtime()?.block_on(lifecycle::gc(&mut Netlink::new()))?;
+    if found.is_empty() {
+        println!("nothing to collect: every lab on this machine finished building");
+    }
+    let mut errors = 0;
+    for c in &found {
+        println!(
+            "removed lab `{}` ({}): {} namespaces, {} processes",
+            c.lab,
+            c.reason,
+            c.teardown.namespaces.len(),
+            c.teardown.processes
+        );
+        for e in &c.teardown.errors {
+            eprintln!("vxlab: {e}");
+            errors += 1;
+        }
+    }
+    Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

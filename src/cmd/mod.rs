@@ -11,7 +11,7 @@ mod ui;
 
 pub use bench::{BenchArgs, bench};
 pub use lab_cmds::{
-    DownArgs, ExecArgs, LintArgs, ScriptArgs, ServeHttpArgs, UpArgs, down, exec, labs,
+    DownArgs, ExecArgs, LintArgs, ScriptArgs, ServeHttpArgs, UpArgs, down, exec, gc, labs,
     lint, script, serve_http, up,
 };
 pub use read::{ReadArgs, read};

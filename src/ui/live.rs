@@ -5,8 +5,7 @@
 use std::pin::Pin;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle as ThreadHandle;
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, EventStream};
@@ -25,6 +24,9 @@ use crate::netns;
 
 /// Frames are sent to the panel in batches gathered over this long.
 pub const BATCH: Duration = Duration::from_millis(20);
+
+/// How long [`Live::shutdown`] waits for the capture's counters.
+pub const STOP_WAIT: Duration = Duration::from_millis(1500);
 
 /// What the capture saw, for the report after the panel closes.
 #[derive(Debug, Clone, Default)]
@@ -48,7 +50,6 @@ impl CaptureReport {
     }
 }
 
-type CaptureSlot = Arc<Mutex<Option<ThreadHandle<CaptureReport>>>>;
 
 /// The real effects of the panel on lab `lab`.
 pub struct Live {
@@ -58,7 +59,8 @@ pub struct Live {
     steps: Option<UnboundedSender<()>>,
     tasks: Vec<JoinHandle<()>>,
     stop: Arc<AtomicBool>,
-    capture: CaptureSlot,
+    reports: (mpsc::Sender<CaptureReport>, mpsc::Receiver<CaptureReport>),
+    capturing: bool,
 }
 
 impl Live {
@@ -72,7 +74,8 @@ impl Live {
             steps: None,
             tasks: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
-            capture: Arc::new(Mutex::new(None)),
+            reports: mpsc::channel(),
+            capturing: false,
         }
     }
 
@@ -91,16 +94,21 @@ impl Live {
         }
     }
 
-    /// Stops everything started: watchers, the builder, the capture (whose counters are
-    /// returned). Sockets in the lab's namespaces close once the runtime is dropped.
+    /// Stops everything started: watchers, the builder, the capture, whose counters are
+    /// returned if it stops within [`STOP_WAIT`]. Sockets in the lab's namespaces close once
+    /// the runtime is dropped.
     pub fn shutdown(&mut self) -> Option<CaptureReport> {
         for t in self.tasks.drain(..) {
             t.abort();
         }
         self.steps = None;
         self.stop.store(true, Ordering::Relaxed);
-        let handle = self.capture.lock().ok()?.take()?;
-        handle.join().ok()
+        if !self.capturing {
+            return None;
+        }
+        // A capture point blocked on a quiet interface only wakes with its next frame
+        // (libpcap in immediate mode); its thread ends with the lab or with the process.
+        self.reports.1.recv_timeout(STOP_WAIT).ok()
     }
 
     fn build(&mut self, stepwise: bool) {
@@ -125,11 +133,12 @@ impl Live {
     }
 
     fn start_capture(&mut self) {
-        let (name, tx, stop, slot) = (
+        self.capturing = true;
+        let (name, tx, stop, report) = (
             self.lab.name.clone(),
             self.tx.clone(),
             self.stop.clone(),
-            self.capture.clone(),
+            self.reports.0.clone(),
         );
         self.tasks.push(tokio::spawn(async move {
             let points = match lab_points(&name).await {
@@ -141,9 +150,11 @@ impl Live {
             };
             let thread = std::thread::Builder::new()
                 .name("capture pump".into())
-                .spawn(move || pump(points, &stop, &tx));
-            if let (Ok(t), Ok(mut s)) = (thread, slot.lock()) {
-                *s = Some(t);
+                .spawn(move || {
+                    let _ = report.send(pump(points, &stop, &tx));
+                });
+            if let Err(e) = thread {
+                let _ = tx.send(Msg::CaptureFailed(format!("cannot start a thread: {e}")));
             }
         }));
     }
