@@ -24,3 +24,58 @@ pub const BUILTIN: &[(&str, &str)] = &[
 pub fn builtin(name: &str) -> Option<&'static str> {
     BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
 }
+
+/// A generated lab of `containers` namespaces for scale tests: hosts of up to 50
+/// containers each, every container on its host's bridge `br0`, and the bridges joined by
+/// a multicast VXLAN (VNI 42, group 239.1.1.1) into one L2 network, 10.0.0.0/16.
+pub fn generated(name: &str, containers: usize) -> String {
+    use std::fmt::Write as _;
+    let hosts = containers.div_ceil(50).max(1);
+    let mut s = format!("[lab]\nname = \"{name}\"\ntitle = \"Generated: {containers} containers on {hosts} hosts\"\n");
+    for h in 0..hosts {
+        let host = format!("h{h}");
+        let _ = write!(
+            s,
+            "\n[[host]]\nname = \"{host}\"\nunderlay = \"192.168.{}.{}/16\"\n\
+             [[bridge]]\nname = \"{host}:br0\"\nports = [\"vxlan0\"{}]\n\
+             [[vxlan]]\nname = \"{host}:vxlan0\"\nvni = 42\ndstport = 4789\ngroup = \"239.1.1.1\"\ndev = \"eth0\"\n",
+            h / 250,
+            h % 250 + 1,
+            (0..containers).filter(|c| c / 50 == h).map(|c| format!(", \"v{c}\"")).collect::<String>()
+        );
+    }
+    for c in 0..containers {
+        let node = format!("h{}/c{c}", c / 50);
+        let _ = write!(
+            s,
+            "\n[[namespace]]\nname = \"{node}\"\n[[veth]]\nname = \"h{}:v{c}\"\npeer = \"{node}:eth0\"\n\
+             [[address]]\ndev = \"{node}:eth0\"\naddress = \"10.0.{}.{}/16\"\n",
+            c / 50,
+            c / 250,
+            c % 250 + 2
+        );
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::Lab;
+
+    #[test]
+    fn generated_labs_are_valid_at_every_size() {
+        for n in [1, 49, 50, 51, 200, 1000] {
+            let lab = Lab::from_source(&super::generated("scale", n)).unwrap_or_else(|e| panic!("{n}: {e:?}"));
+            let containers = lab.nodes.iter().filter(|x| x.id.contains("/c")).count();
+            assert_eq!(containers, n);
+        }
+    }
+
+    #[test]
+    fn every_builtin_lab_is_valid() {
+        for (name, text) in super::BUILTIN {
+            let lab = Lab::from_source(text).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            assert_eq!(&lab.name, name);
+        }
+    }
+}

@@ -163,3 +163,20 @@ where
             f()
         })
 }
+
+/// Runs `argv` inside namespace `name` the way `ip netns exec` does: in a private mount
+/// namespace with `/sys` remounted, so `/sys/class/net` shows the namespace's interfaces.
+/// Inherits stdio and waits for the command.
+pub fn exec(name: &str, argv: &[String]) -> io::Result<std::process::ExitStatus> {
+    let argv = argv.to_vec();
+    run_in(name, move || {
+        // Unsharing the mount namespace also unshares this thread's filesystem context,
+        // so the process's other threads keep the host's mounts.
+        unshare(CloneFlags::CLONE_NEWNS).map_err(io_err)?;
+        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>).map_err(io_err)?;
+        let _ = umount2("/sys", MntFlags::MNT_DETACH);
+        mount(Some("sysfs"), "/sys", Some("sysfs"), MsFlags::empty(), None::<&str>).map_err(io_err)?;
+        let (program, args) = argv.split_first().ok_or_else(|| io::Error::other("no command"))?;
+        std::process::Command::new(program).args(args).status()
+    })
+}

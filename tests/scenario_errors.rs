@@ -241,7 +241,6 @@ via = "192.168.0.254"
 
 /// The node part of `NODE:IFNAME` should be underlined, inside the quotes.
 #[test]
-#[ignore = "bug in src/model/validate.rs if_ref: the node's span starts at the opening quote"]
 fn dangling_node_in_an_interface_reference() {
     assert_eq!(
         errors(
@@ -429,13 +428,14 @@ fn every_lab_file_is_valid_and_built_in_under_its_file_stem() {
         let lab = Lab::from_source(&text)
             .unwrap_or_else(|d| panic!("{shown} is invalid:\n{}", render(&shown, &text, &d)));
         let stem = path.file_stem().and_then(|s| s.to_str()).expect("stem");
-        assert_eq!(lab.name, stem, "{shown}: [lab] name is not the file stem");
+        // Lab names cannot hold dots (they separate the parts of namespace names).
+        assert_eq!(lab.name, stem.replace('.', ""), "{shown}: [lab] name is not the file stem");
         assert!(
             lab.title.is_some() && lab.source.is_some(),
             "{shown}: needs a title and the write-up it reproduces (source)"
         );
         assert_eq!(
-            labs::builtin(stem),
+            labs::builtin(&lab.name),
             Some(text.as_str()),
             "{shown} is not in src/labs.rs BUILTIN"
         );

@@ -291,13 +291,8 @@ pub fn exec(a: &ExecArgs) -> Result<ExitCode> {
             nodes.join(", ")
         );
     }
-    let argv = a.command.clone();
-    let status = netns::run_in(&ns, move || {
-        std::process::Command::new(&argv[0])
-            .args(&argv[1..])
-            .status()
-    })
-    .with_context(|| format!("cannot run `{}` in {}", a.command[0], a.node))?;
+    let status = netns::exec(&ns, &a.command)
+        .with_context(|| format!("cannot run `{}` in {}", a.command[0], a.node))?;
     Ok(ExitCode::from(
         status
             .code()

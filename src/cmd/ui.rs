@@ -121,8 +121,13 @@ pub fn ui(a: &UiArgs) -> Result<ExitCode> {
     // Dropping the runtime closes every netlink socket the panel had in the lab.
     drop(rt);
     result.context("cannot draw on the terminal")?;
-    if let Some(r) = &report {
-        capture_summary(r);
+    match &report {
+        Some(r) => capture_summary(r),
+        None if model.packets.next_seq() > 0 => eprintln!(
+            "captured {} frames (per-interface drop counters unavailable: a capture point was still waiting for traffic)",
+            model.packets.next_seq()
+        ),
+        None => {}
     }
     finish(a, &name, &model.phase)
 }

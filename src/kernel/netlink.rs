@@ -10,7 +10,7 @@ use netlink_packet_core::{
     DecodeError, Emitable, NLA_F_NESTED, NetlinkDeserializable, NetlinkMessage,
     NetlinkSerializable, Nla, NlasIterator,
 };
-use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
+use rtnetlink::packet_route::link::{InfoBridge, InfoData, InfoKind, InfoVeth};
 use rtnetlink::packet_route::neighbour::{NeighbourFlags, NeighbourMessage, NeighbourState};
 use rtnetlink::{
     Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, LinkVxlan, RouteMessageBuilder,
@@ -60,6 +60,26 @@ impl Netlink {
         }
     }
 
+    async fn await_up(&mut self, ns: &str, dev: &str) -> Result<(), KernelError> {
+        use rtnetlink::packet_route::link::{LinkAttribute, State};
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let h = self.handle(ns)?;
+            let mut links = h.link().get().match_name(dev).execute();
+            let up = matches!(links.try_next().await, Ok(Some(m)) if m.attributes.iter().any(|a| matches!(a, LinkAttribute::OperState(State::Up))));
+            if up {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(KernelError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("{dev} in {ns} has no carrier after 5 s"),
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     async fn apply_op(&mut self, op: &Op) -> Result<(), KernelError> {
         let ns = op.netns().to_string();
         match op {
@@ -67,8 +87,11 @@ impl Netlink {
                 netns::create(netns)?;
                 self.handle(netns)?;
             }
-            Op::AddBridge { name, mac, mtu, .. } => {
+            Op::AddBridge { name, mac, mtu, snooping, .. } => {
                 let mut b = LinkBridge::new(name).address(mac.0.to_vec());
+                if !snooping {
+                    b = b.append_info_data(InfoBridge::MulticastSnooping(false));
+                }
                 if let Some(m) = mtu {
                     b = b.mtu(*m);
                 }
@@ -285,6 +308,7 @@ impl Netlink {
                 crate::ipvs::add_real(&ns, v, real)?;
             }
             Op::Note { .. } => {}
+            Op::AwaitUp { dev, .. } => self.await_up(&ns, dev).await?,
         }
         Ok(())
     }

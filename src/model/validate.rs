@@ -95,6 +95,11 @@ pub(super) fn validate(s: &Scenario) -> Result<Lab, Vec<Diagnostic>> {
     }
 }
 
+/// Name of the underlay switch for segment `i` of `count`.
+fn switch_name(i: usize, count: usize) -> String {
+    if count == 1 { "switch".to_string() } else { format!("switch{i}") }
+}
+
 fn mtu(m: Option<&Spanned<u32>>, c: &mut Checker) -> Option<u32> {
     let m = m?;
     if !(68..=65535).contains(m.get_ref()) {
@@ -142,6 +147,11 @@ impl Checker {
                     h.name.span(),
                     "`underlay` is reserved for the switch joining the hosts",
                 );
+            } else if name == "lo" || name.strip_prefix("switch").is_some_and(|n| n.chars().all(|c| c.is_ascii_digit())) {
+                self.err(
+                    h.name.span(),
+                    format!("`{name}` is reserved: the underlay switch uses it as an interface name"),
+                );
             } else if self.has_node(name) {
                 self.err(h.name.span(), format!("host `{name}` is declared twice"));
             } else {
@@ -183,11 +193,12 @@ impl Checker {
             Some(id.clone())
         } else {
             let known: Vec<&str> = self.nodes.iter().map(|n| n.id.as_str()).collect();
-            self.err_help(
-                t.span(),
-                format!("there is no node `{id}`"),
-                format!("declared nodes: {}", known.join(", ")),
-            );
+            let help = if known.is_empty() {
+                "no node is declared: add [[host]] and [[namespace]] tables".to_string()
+            } else {
+                format!("declared nodes: {}", known.join(", "))
+            };
+            self.err_help(t.span(), format!("there is no node `{id}`"), help);
             None
         }
     }
@@ -212,10 +223,9 @@ impl Checker {
             );
             return None;
         }
-        let node_t = Spanned::new(
-            t.span().start..t.span().start + node.len(),
-            node.to_string(),
-        );
+        // The span includes the opening quote of the TOML string.
+        let start = t.span().start + 1;
+        let node_t = Spanned::new(start..start + node.len(), node.to_string());
         let node = self.node_ref(&node_t)?;
         Some(IfRef::new(node, name))
     }
@@ -388,14 +398,7 @@ impl Checker {
         self.add_node(UNDERLAY_NODE.into(), NodeKind::Underlay, true);
         let switches = subnets.len().max(1);
         for i in 0..switches {
-            let dev = IfRef::new(
-                UNDERLAY_NODE,
-                if switches == 1 {
-                    "switch".to_string()
-                } else {
-                    format!("switch{i}")
-                },
-            );
+            let dev = IfRef::new(UNDERLAY_NODE, switch_name(i, switches));
             let mac = Mac::derived(&format!("{}/{dev}", self.lab));
             self.ifaces.insert(dev.clone(), (IfKind::Bridge, mac));
             let ports = members
@@ -436,7 +439,7 @@ impl Checker {
             );
             self.ifaces.insert(a.clone(), (IfKind::Veth, a_mac));
             self.ifaces.insert(b.clone(), (IfKind::Veth, b_mac));
-            self.masters.insert(b.clone(), format!("switch{seg}"));
+            self.masters.insert(b.clone(), switch_name(*seg, subnets.len().max(1)));
             lab.addresses.push(Address {
                 dev: a.clone(),
                 address: IpNet::V4(*addr),

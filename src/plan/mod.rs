@@ -23,7 +23,7 @@ pub enum Op {
         /// Namespace.
         netns: String,
     },
-    /// `ip link add NAME type bridge`
+    /// `ip link add NAME type bridge [mcast_snooping 0]`
     AddBridge {
         /// Namespace.
         netns: String,
@@ -33,6 +33,17 @@ pub enum Op {
         mac: Mac,
         /// MTU.
         mtu: Option<u32>,
+        /// IGMP snooping (the kernel's default); off for the emulated underlay switch,
+        /// which floods multicast like a plain switch.
+        snooping: bool,
+    },
+    /// Wait until DEV's carrier is up (`state UP`): the kernel reports a veth's carrier,
+    /// and enables its bridge port, asynchronously, up to a second after `link set up`.
+    AwaitUp {
+        /// Namespace.
+        netns: String,
+        /// Device.
+        dev: String,
     },
     /// `ip link add NAME type veth peer name PEER netns PEER_NETNS`
     AddVeth {
@@ -240,7 +251,8 @@ impl Op {
             | Self::AddNatRule { netns, .. }
             | Self::AddIpvsService { netns, .. }
             | Self::AddIpvsReal { netns, .. }
-            | Self::Note { netns, .. } => netns,
+            | Self::Note { netns, .. }
+            | Self::AwaitUp { netns, .. } => netns,
         }
     }
 }
@@ -267,6 +279,7 @@ pub fn plan(lab: &Lab) -> Vec<Op> {
             name: b.dev.name.clone(),
             mac: b.mac,
             mtu: b.mtu,
+            snooping: b.origin != crate::model::Origin::Underlay,
         });
     }
     for v in &lab.veths {
@@ -333,11 +346,21 @@ pub fn plan(lab: &Lab) -> Vec<Op> {
             address: a.address,
         });
     }
-    for (dev, _) in lab.interfaces() {
-        ops.push(Op::LinkUp {
-            netns: ns(&dev.node),
-            dev: dev.name.clone(),
-        });
+    let vxlans = lab.vxlans.len();
+    let all = lab.interfaces();
+    let (wired, tunnels) = all.split_at(all.len() - vxlans);
+    for (dev, _) in wired {
+        ops.push(Op::LinkUp { netns: ns(&dev.node), dev: dev.name.clone() });
+    }
+    // VXLAN devices join their multicast group when they come up: only once the wires
+    // (and so the switch ports) carry traffic, or the join is lost.
+    for v in &lab.veths {
+        for end in [&v.a, &v.b] {
+            ops.push(Op::AwaitUp { netns: ns(&end.node), dev: end.name.clone() });
+        }
+    }
+    for (dev, _) in tunnels {
+        ops.push(Op::LinkUp { netns: ns(&dev.node), dev: dev.name.clone() });
     }
     for r in &lab.routes {
         ops.push(Op::AddRoute {

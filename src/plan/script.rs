@@ -77,12 +77,17 @@ impl Op {
                 name,
                 mac,
                 mtu,
+                snooping,
             } => {
                 format!(
-                    "ip -n {netns} link add {name} address {mac}{} type bridge",
-                    opt("mtu", mtu.as_ref())
+                    "ip -n {netns} link add {name} address {mac}{} type bridge{}",
+                    opt("mtu", mtu.as_ref()),
+                    if *snooping { "" } else { " mcast_snooping 0" }
                 )
             }
+            Op::AwaitUp { netns, dev } => format!(
+                "until ip -n {netns} -o link show {dev} | grep -q 'state UP'; do sleep 0.02; done"
+            ),
             Op::AddVeth {
                 netns,
                 name,
@@ -178,7 +183,9 @@ impl Op {
                 dst,
                 self_,
             } => format!(
-                "bridge -n {netns} fdb add {mac} dev {dev}{} {} permanent",
+                // Several all-zero (flooding) entries can coexist: they are appended.
+                "bridge -n {netns} fdb {} {mac} dev {dev}{} {} permanent",
+                if mac.is_zero() { "append" } else { "add" },
                 opt("dst", dst.as_ref()),
                 if *self_ { "self" } else { "master" }
             ),
@@ -295,6 +302,7 @@ fn section(op: &Op) -> &'static str {
             "NAT (vxlab applies these as nftables table `ip vxlab`)"
         }
         Op::Note { .. } => "",
+        Op::AwaitUp { .. } => "Wait for carrier",
     }
 }
 

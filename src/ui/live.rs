@@ -148,9 +148,11 @@ impl Live {
                     return;
                 }
             };
+            let pump_tx = tx.clone();
             let thread = std::thread::Builder::new()
                 .name("capture pump".into())
                 .spawn(move || {
+                    let tx = pump_tx;
                     let _ = report.send(pump(points, &stop, &tx));
                 });
             if let Err(e) = thread {

@@ -170,8 +170,11 @@ impl PacketBuffer {
         contains_ci(&point, &self.filter) || contains_ci(&c.summary, &self.filter)
     }
 
-    /// Decodes and adds `frames`, evicting the oldest beyond capacity.
-    pub fn push(&mut self, frames: Vec<Frame>, points: &[Point]) {
+    /// Decodes and adds `frames` (in capture-time order), evicting the oldest beyond
+    /// capacity.
+    pub fn push(&mut self, mut frames: Vec<Frame>, points: &[Point]) {
+        // Each capture point has its own thread: a batch arrives interleaved.
+        frames.sort_by_key(|f| f.ts_ns);
         for frame in frames {
             let pkt = decode(&frame.data, &self.opts);
             let key = pkt.inner_key();

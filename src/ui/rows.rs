@@ -65,11 +65,11 @@ impl Tab {
     /// Width of each column (the last one takes the rest).
     pub fn widths(self) -> &'static [u16] {
         match self {
-            Self::Links => &[14, 7, 14, 5, 17, 20],
+            Self::Links => &[14, 6, 11, 5, 17, 20],
             Self::Addresses => &[16, 30],
             Self::Routes => &[18, 15, 14, 8],
             Self::Neighbours => &[15, 12, 17, 10],
-            Self::Fdb => &[17, 9, 15, 4, 18, 9],
+            Self::Fdb => &[17, 11, 15, 3, 6, 9],
         }
     }
 }
@@ -144,11 +144,7 @@ fn neigh(n: &NeighRow) -> Row {
 }
 
 fn fdb(f: &FdbRow) -> Row {
-    let owner = if f.self_ {
-        "self".to_string()
-    } else {
-        format!("master {}", opt(f.master.as_ref()))
-    };
+    let owner = if f.self_ { "self" } else { "master" };
     let state = match f.state.as_str() {
         "dynamic" => "learned".to_string(),
         s => s.to_string(),
@@ -160,7 +156,7 @@ fn fdb(f: &FdbRow) -> Row {
             f.dev.clone(),
             opt(f.dst.as_ref()),
             opt(f.vni.as_ref()),
-            owner,
+            owner.to_string(),
             state,
         ],
     }

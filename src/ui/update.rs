@@ -307,7 +307,7 @@ fn table_len(m: &Model) -> usize {
 }
 
 fn scroll_table(m: &mut Model, delta: isize) {
-    let max = table_len(m).saturating_sub(1);
+    let max = table_len(m).saturating_sub(Areas::new(m).table_rows());
     m.table_scroll = m.table_scroll.saturating_add_signed(delta).min(max);
 }
 

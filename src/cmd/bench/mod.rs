@@ -4,6 +4,7 @@
 mod capture;
 mod decode;
 mod fdb;
+mod scale;
 mod updown;
 
 use std::process::ExitCode;
@@ -25,6 +26,8 @@ pub enum Section {
     Capture,
     /// Time from a kernel FDB change to vxlab's refreshed table.
     Fdb,
+    /// `up`/`down` of generated labs of growing size.
+    Scale,
 }
 
 /// `vxlab bench [LAB] [--only SECTION]...`
@@ -39,6 +42,9 @@ pub struct BenchArgs {
     /// Frames in the generated pcap of the decode benchmark.
     #[arg(long, default_value_t = 1_000_000)]
     frames: usize,
+    /// Largest generated lab of the scale benchmark, in containers.
+    #[arg(long, default_value_t = 200)]
+    scale_max: usize,
     /// Run only these benchmarks (default: all).
     #[arg(long, value_enum)]
     only: Vec<Section>,
@@ -59,7 +65,7 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode> {
     if want(Section::Decode) {
         decode::run(a.frames)?;
     }
-    if want(Section::Up) || want(Section::Capture) || want(Section::Fdb) {
+    if want(Section::Up) || want(Section::Capture) || want(Section::Fdb) || want(Section::Scale) {
         require_root("bench")?;
     }
     if want(Section::Up) {
@@ -70,6 +76,9 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode> {
     }
     if want(Section::Fdb) {
         fdb::run(a.runs.max(10))?;
+    }
+    if want(Section::Scale) {
+        scale::run(a.scale_max)?;
     }
     Ok(ExitCode::SUCCESS)
 }

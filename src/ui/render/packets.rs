@@ -14,7 +14,7 @@ use crate::ui::model::{Focus, Model};
 use crate::ui::packets::Captured;
 use crate::ui::style::Theme;
 
-const POINT_WIDTH: usize = 30;
+const POINT_WIDTH: usize = 28;
 
 /// `12.345678`: seconds since `t0`.
 pub fn seconds(ts_ns: u64, t0: u64) -> String {
@@ -29,7 +29,7 @@ pub fn line_text(m: &Model, c: &Captured, width: usize) -> String {
         .points
         .get(c.frame.point)
         .map_or_else(|| format!("point {}", c.frame.point), ToString::to_string);
-    let head = format!("{t:>12} {} ", fit(&point, POINT_WIDTH));
+    let head = format!("{t:>10} {} ", fit(&point, POINT_WIDTH));
     let rest = width.saturating_sub(head.chars().count());
     format!("{head}{}", fit(&c.summary, rest))
 }
@@ -64,7 +64,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme, rows: usize) {
         return;
     }
     let width = usize::from(inner.width);
-    let head = format!("{:>12} {} summary", "time (s)", fit("node:interface dir", POINT_WIDTH));
+    let head = format!("{:>10} {} summary", "time (s)", fit("node:interface dir", POINT_WIDTH));
     f.render_widget(
         Paragraph::new(Span::styled(head, theme.title())),
         Rect::new(inner.x, inner.y, inner.width, 1),

@@ -29,14 +29,11 @@ fn cells_line(cells: &[String], tab: Tab, width: usize) -> String {
     let widths = tab.widths();
     let mut out = String::new();
     for (i, c) in cells.iter().enumerate() {
-        let last = i + 1 == cells.len();
-        let w = if last {
-            width.saturating_sub(out.chars().count())
+        if i + 1 == cells.len() {
+            let rest = width.saturating_sub(out.chars().count());
+            out.push_str(&fit(c, rest));
         } else {
-            usize::from(widths.get(i).copied().unwrap_or(10))
-        };
-        out.push_str(&fit(c, w.saturating_sub(usize::from(!last))));
-        if !last {
+            out.push_str(&fit(c, usize::from(widths.get(i).copied().unwrap_or(10))));
             out.push(' ');
         }
     }
@@ -113,7 +110,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
         vec![Line::from(Span::styled("(empty)", theme.dim()))]
     } else {
         rows.iter()
-            .skip(m.table_scroll.min(rows.len().saturating_sub(1)))
+            .skip(m.table_scroll.min(rows.len().saturating_sub(usize::from(body.height))))
             .take(usize::from(body.height))
             .map(|r| row_line(r, m.tab, width, m, theme))
             .collect()

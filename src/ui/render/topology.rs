@@ -50,13 +50,23 @@ fn node(f: &mut Frame, spot: &NodeSpot, m: &Model, theme: Theme) {
     let view = &m.topo.nodes[spot.node];
     let selected = spot.node == m.selected;
     let hop = m.hop_node() == Some(spot.node);
+    let hop_iface = m
+        .journey
+        .as_ref()
+        .and_then(|j| j.current_hop())
+        .filter(|_| hop)
+        .map(|h| h.iface.as_str());
     let mut label_style = theme.title();
     if hop {
         label_style = theme.hop();
     } else if selected {
         label_style = theme.selected();
     }
-    let marker = if selected { "▸" } else { " " };
+    let marker = match (hop, selected) {
+        (true, _) => "◆",
+        (false, true) => "▸",
+        (false, false) => " ",
+    };
     let width = usize::from(spot.label_width.saturating_sub(1));
     let label: String = view.label.chars().take(width).collect();
     let links = m.tables.get(&view.id).map(|t| &t.links);
@@ -75,7 +85,12 @@ fn node(f: &mut Frame, spot: &NodeSpot, m: &Model, theme: Theme) {
             }
             let iface = &view.ifaces[i];
             let state = links.and_then(|l| l.get(&iface.name));
-            spans.push(Span::styled(iface.chip.as_str(), theme.link(state)));
+            let style = if hop_iface == Some(iface.name.as_str()) {
+                theme.hop()
+            } else {
+                theme.link(state)
+            };
+            spans.push(Span::styled(iface.chip.as_str(), style));
         }
         f.render_widget(Line::from(spans), Rect::new(spot.rect.x, row, spot.rect.width, 1));
     }
