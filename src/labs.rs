@@ -18,10 +18,17 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("vxlan-bridge", include_str!("../labs/vxlan-bridge.toml")),
     ("k8s-iptables", include_str!("../labs/k8s-iptables.toml")),
+    (
+        "docker-19-overlay",
+        include_str!("../labs/docker-1.9-overlay.toml"),
+    ),
 ];
 
 /// The scenario text of built-in lab `name`.
+/// Lab names hold no dots, so `docker-1.9-overlay` (the file's name) finds
+/// `docker-19-overlay`.
 pub fn builtin(name: &str) -> Option<&'static str> {
+    let name = name.replace('.', "");
     BUILTIN.iter().find(|(n, _)| *n == name).map(|(_, s)| *s)
 }
 

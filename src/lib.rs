@@ -1,8 +1,10 @@
 //! vxlab: build Linux container-networking labs from TOML scenarios, watch their kernel
 //! tables and trace packets hop by hop through them.
 
+pub mod agent;
 pub mod decode;
 pub mod diag;
+pub mod fault;
 pub mod httpd;
 pub mod kernel;
 pub mod labs;

@@ -48,6 +48,12 @@ enum Command {
     Script(cmd::ScriptArgs),
     /// Send a probe from a node and follow each packet hop by hop through the lab.
     Trace(cmd::TraceArgs),
+    /// List a lab's faults: breakages to plant for practice (`[[fault]]` in its scenario).
+    Faults(cmd::FaultsArgs),
+    /// Plant one of a lab's faults, recording what it changes so `fix` can undo it.
+    Break(cmd::BreakArgs),
+    /// Undo a planted fault exactly: put back what `break` removed or changed.
+    Fix(cmd::FixArgs),
     /// Decode pcap/pcapng files and follow packets across their capture points (no root).
     Read(cmd::ReadArgs),
     /// List the built-in labs.
@@ -61,6 +67,9 @@ enum Command {
     BenchUi(cmd::BenchUiArgs),
     /// Time `up`/`down` against bash running the equivalent script.
     Bench(cmd::BenchArgs),
+    /// Flanneld's vxlan backend for one lab node: registers the node's VTEP in etcd and
+    /// programs the other nodes' ARP, FDB and routes from it (run inside the node).
+    Agent(cmd::AgentArgs),
     /// vxlab's tiny HTTP server, run by labs' `http = PORT` processes.
     #[command(hide = true)]
     ServeHttp(cmd::ServeHttpArgs),
@@ -80,11 +89,15 @@ fn main() -> ExitCode {
         Some(Command::Script(a)) => cmd::script(&a),
         Some(Command::Trace(a)) => cmd::trace(&a),
         Some(Command::Read(a)) => cmd::read(&a),
+        Some(Command::Faults(a)) => cmd::faults(&a),
+        Some(Command::Break(a)) => cmd::break_fault(&a),
+        Some(Command::Fix(a)) => cmd::fix_fault(&a),
         Some(Command::Labs) => cmd::labs(),
         Some(Command::Ui(a)) => cmd::ui(&a),
         Some(Command::BenchUi(a)) => cmd::bench_ui(&a),
         Some(Command::Bench(a)) => cmd::bench(&a),
         Some(Command::ServeHttp(a)) => cmd::serve_http(&a),
+        Some(Command::Agent(a)) => cmd::agent(&a),
     };
     match result {
         Ok(code) => code,

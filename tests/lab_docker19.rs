@@ -12,10 +12,7 @@ const NET2: &str = "1-283b96845c";
 
 /// The body of `http://ip/` fetched from `node`, or `None` if nothing answered.
 fn http_from(lab: &TestLab, node: &str, ip: &str) -> Option<String> {
-    let out = lab.exec(
-        node,
-        &["curl", "-s", "-m", "2", &format!("http://{ip}/")],
-    );
+    let out = lab.exec(node, &["curl", "-s", "-m", "2", &format!("http://{ip}/")]);
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
@@ -93,7 +90,9 @@ fn devices_and_tables_are_docker_1_9s() {
     let ping = |size: &str| {
         lab.exec(
             "host101/net1c1",
-            &["ping", "-c", "1", "-W", "1", "-M", "do", "-s", size, "10.0.0.5"],
+            &[
+                "ping", "-c", "1", "-W", "1", "-M", "do", "-s", size, "10.0.0.5",
+            ],
         )
         .status
         .success()
@@ -120,7 +119,10 @@ fn devices_and_tables_are_docker_1_9s() {
         "{vx}"
     );
     assert!(vx.contains("master br0") && vx.contains("mtu 1500"), "{vx}");
-    let vx2 = lab.ok(&format!("host101/{NET2}"), &["ip", "-d", "link", "show", "vxlan1"]);
+    let vx2 = lab.ok(
+        &format!("host101/{NET2}"),
+        &["ip", "-d", "link", "show", "vxlan1"],
+    );
     assert!(vx2.contains("vxlan id 257"), "{vx2}");
 
     // Both VTEPs' UDP socket is in the host namespace, shared on port 4789.
@@ -148,8 +150,14 @@ fn devices_and_tables_are_docker_1_9s() {
 
     // The container: eth0 on the overlay, eth1 on docker_gwbridge, default via 172.19.0.1.
     let routes = lab.ok("host101/net1c1", &["ip", "route", "show"]);
-    assert!(routes.contains("default via 172.19.0.1 dev eth1"), "{routes}");
+    assert!(
+        routes.contains("default via 172.19.0.1 dev eth1"),
+        "{routes}"
+    );
     assert!(routes.contains("10.0.0.0/24 dev eth0"), "{routes}");
-    let gw = lab.ok("host101", &["ip", "-o", "link", "show", "master", "docker_gwbridge"]);
+    let gw = lab.ok(
+        "host101",
+        &["ip", "-o", "link", "show", "master", "docker_gwbridge"],
+    );
     assert_eq!(gw.lines().count(), 2, "{gw}");
 }

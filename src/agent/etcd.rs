@@ -81,7 +81,10 @@ impl Client {
             AgentError::Etcd(format!("{path}: answer is not JSON ({e}): HTTP {status}"))
         })?;
         if status != 200 {
-            return Err(AgentError::Etcd(format!("{path}: HTTP {status}: {}", message(&v))));
+            return Err(AgentError::Etcd(format!(
+                "{path}: HTTP {status}: {}",
+                message(&v)
+            )));
         }
         Ok(v)
     }
@@ -94,7 +97,9 @@ impl Client {
 
     /// Renews lease `id` once; returns its new TTL, 0 if the lease no longer exists.
     pub async fn keepalive(&self, id: i64) -> Result<i64, AgentError> {
-        let v = self.call("/v3/lease/keepalive", &json!({ "ID": id })).await?;
+        let v = self
+            .call("/v3/lease/keepalive", &json!({ "ID": id }))
+            .await?;
         if let Some(e) = v.get("error") {
             return Err(AgentError::Etcd(format!("lease keepalive: {}", message(e))));
         }
@@ -144,10 +149,11 @@ impl Client {
             create["start_revision"] = json!(start);
         }
         let body = json!({ "create_request": create }).to_string();
-        let response = tokio::time::timeout(CALL_TIMEOUT, http::post(&self.addr, "/v3/watch", &body))
-            .await
-            .map_err(|_| AgentError::Etcd(format!("/v3/watch: no answer in {CALL_TIMEOUT:?}")))?
-            .map_err(|e| AgentError::Etcd(format!("/v3/watch: {e}")))?;
+        let response =
+            tokio::time::timeout(CALL_TIMEOUT, http::post(&self.addr, "/v3/watch", &body))
+                .await
+                .map_err(|_| AgentError::Etcd(format!("/v3/watch: no answer in {CALL_TIMEOUT:?}")))?
+                .map_err(|e| AgentError::Etcd(format!("/v3/watch: {e}")))?;
         if response.status != 200 {
             let status = response.status;
             let body = response.body().await.unwrap_or_default();
@@ -291,7 +297,10 @@ mod tests {
             ("f", "Zg=="),
             ("fo", "Zm8="),
             ("foo", "Zm9v"),
-            ("/coreos.com/network/subnets/", "L2NvcmVvcy5jb20vbmV0d29yay9zdWJuZXRzLw=="),
+            (
+                "/coreos.com/network/subnets/",
+                "L2NvcmVvcy5jb20vbmV0d29yay9zdWJuZXRzLw==",
+            ),
         ] {
             assert_eq!(b64(plain.as_bytes()), enc);
             assert_eq!(unb64(enc).unwrap(), plain.as_bytes());
@@ -311,7 +320,10 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert_eq!(Client::new("http://10.0.0.1:2379/").unwrap().addr(), "10.0.0.1:2379");
+        assert_eq!(
+            Client::new("http://10.0.0.1:2379/").unwrap().addr(),
+            "10.0.0.1:2379"
+        );
         assert_eq!(Client::new("http://etcd").unwrap().addr(), "etcd:2379");
         assert!(Client::new("https://10.0.0.1:2379").is_err());
         assert!(Client::new("http://a/b").is_err());
@@ -344,6 +356,8 @@ mod tests {
         let cancelled =
             br#"{"result":{"header":{},"canceled":true,"compact_revision":"3","cancel_reason":"mvcc: required revision has been compacted"}}"#;
         assert!(parse_watch_message(cancelled).is_err());
-        assert!(parse_watch_message(br#"{"error":{"grpc_code":14,"message":"unavailable"}}"#).is_err());
+        assert!(
+            parse_watch_message(br#"{"error":{"grpc_code":14,"message":"unavailable"}}"#).is_err()
+        );
     }
 }

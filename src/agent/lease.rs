@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::model::Mac;
 
@@ -32,22 +32,24 @@ impl SubnetLease {
         )
     }
 
-    /// The value, flannel's JSON.
+    /// The value, flannel's JSON, with its keys in flanneld's order.
     pub fn to_json(&self) -> String {
-        json!({
-            "PublicIP": self.public_ip.to_string(),
-            "BackendType": "vxlan",
-            "BackendData": { "VNI": self.vni, "VtepMAC": self.vtep_mac.to_string() },
-        })
-        .to_string()
+        format!(
+            r#"{{"PublicIP":"{}","BackendType":"vxlan","BackendData":{{"VNI":{},"VtepMAC":"{}"}}}}"#,
+            self.public_ip, self.vni, self.vtep_mac
+        )
     }
 
     /// Reads a lease from its key and value. Errors say what is wrong, for the log.
     pub fn parse(prefix: &str, key: &str, value: &[u8]) -> Result<Self, String> {
-        let subnet = subnet_of_key(prefix, key).ok_or_else(|| format!("`{key}` names no subnet"))?;
+        let subnet =
+            subnet_of_key(prefix, key).ok_or_else(|| format!("`{key}` names no subnet"))?;
         let v: Value = serde_json::from_slice(value).map_err(|e| format!("`{key}`: {e}"))?;
         if v["BackendType"].as_str() != Some("vxlan") {
-            return Err(format!("`{key}`: backend {} is not vxlan", v["BackendType"]));
+            return Err(format!(
+                "`{key}`: backend {} is not vxlan",
+                v["BackendType"]
+            ));
         }
         let public_ip = v["PublicIP"]
             .as_str()
@@ -84,7 +86,9 @@ pub fn subnets_prefix(prefix: &str) -> String {
 
 /// The subnet a key under `PREFIX/subnets/` names: `…/10.244.1.0-24` is `10.244.1.0/24`.
 pub fn subnet_of_key(prefix: &str, key: &str) -> Option<Ipv4Net> {
-    let (net, len) = key.strip_prefix(&subnets_prefix(prefix))?.rsplit_once('-')?;
+    let (net, len) = key
+        .strip_prefix(&subnets_prefix(prefix))?
+        .rsplit_once('-')?;
     let net = Ipv4Net::new(net.parse().ok()?, len.parse().ok()?).ok()?;
     (net.network() == net.addr()).then_some(net)
 }
@@ -111,9 +115,12 @@ mod tests {
         assert_eq!(l.key("/coreos.com/network/"), l.key(PREFIX));
         assert_eq!(
             l.to_json(),
-            r#"{"BackendData":{"VNI":1,"VtepMAC":"0e:1f:2a:3b:4c:5d"},"BackendType":"vxlan","PublicIP":"10.211.55.12"}"#
+            r#"{"PublicIP":"10.211.55.12","BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"0e:1f:2a:3b:4c:5d"}}"#
         );
-        assert_eq!(SubnetLease::parse(PREFIX, &l.key(PREFIX), l.to_json().as_bytes()), Ok(l.clone()));
+        assert_eq!(
+            SubnetLease::parse(PREFIX, &l.key(PREFIX), l.to_json().as_bytes()),
+            Ok(l.clone())
+        );
         assert_eq!(l.vtep_ip(), Ipv4Addr::new(10, 244, 2, 0));
     }
 
@@ -124,7 +131,14 @@ mod tests {
         let l = SubnetLease::parse(PREFIX, "/coreos.com/network/subnets/10.244.7.0-24", v).unwrap();
         assert_eq!(l.public_ip, Ipv4Addr::new(192, 168, 0, 100));
         assert_eq!(l.subnet, "10.244.7.0/24".parse::<Ipv4Net>().unwrap());
-        assert!(SubnetLease::parse(PREFIX, "/coreos.com/network/subnets/10.244.7.0-24", br#"{"PublicIP":"1.2.3.4","BackendType":"host-gw"}"#).is_err());
+        assert!(
+            SubnetLease::parse(
+                PREFIX,
+                "/coreos.com/network/subnets/10.244.7.0-24",
+                br#"{"PublicIP":"1.2.3.4","BackendType":"host-gw"}"#
+            )
+            .is_err()
+        );
         assert!(SubnetLease::parse(PREFIX, "/coreos.com/network/config", v).is_err());
     }
 
@@ -134,8 +148,14 @@ mod tests {
             subnet_of_key(PREFIX, "/coreos.com/network/subnets/10.244.1.0-24"),
             Some("10.244.1.0/24".parse().unwrap())
         );
-        assert_eq!(subnet_of_key(PREFIX, "/coreos.com/network/subnets/10.244.1.1-24"), None);
-        assert_eq!(subnet_of_key(PREFIX, "/coreos.com/network/subnets/10.244.1.0-33"), None);
+        assert_eq!(
+            subnet_of_key(PREFIX, "/coreos.com/network/subnets/10.244.1.1-24"),
+            None
+        );
+        assert_eq!(
+            subnet_of_key(PREFIX, "/coreos.com/network/subnets/10.244.1.0-33"),
+            None
+        );
         assert_eq!(subnet_of_key(PREFIX, "/other/subnets/10.244.1.0-24"), None);
     }
 }

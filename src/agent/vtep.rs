@@ -134,22 +134,21 @@ impl Vtep {
         underlay: u32,
         address: Ipv4Addr,
     ) -> Result<(Self, bool), AgentError> {
-        let mut created = false;
-        let found = match find_link(&handle, &spec.name).await? {
-            Some(f) => f,
-            None => {
-                let msg = LinkVxlan::new(&spec.name, spec.vni)
-                    .port(spec.port)
-                    .learning(false)
-                    .local(local)
-                    .dev(underlay)
-                    .build();
-                handle.link().add(msg).execute().await?;
-                created = true;
-                find_link(&handle, &spec.name).await?.ok_or_else(|| {
-                    AgentError::Setup(format!("`{}` vanished after its creation", spec.name))
-                })?
-            }
+        let existing = find_link(&handle, &spec.name).await?;
+        let created = existing.is_none();
+        let found = if let Some(f) = existing {
+            f
+        } else {
+            let msg = LinkVxlan::new(&spec.name, spec.vni)
+                .port(spec.port)
+                .learning(false)
+                .local(local)
+                .dev(underlay)
+                .build();
+            handle.link().add(msg).execute().await?;
+            find_link(&handle, &spec.name).await?.ok_or_else(|| {
+                AgentError::Setup(format!("`{}` vanished after its creation", spec.name))
+            })?
         };
         if found.kind.as_ref().is_some_and(|k| *k != InfoKind::Vxlan) {
             return Err(AgentError::Setup(format!(
@@ -220,20 +219,23 @@ impl Vtep {
         let mut arp = NeighbourMessage::default();
         arp.header.family = AddressFamily::Inet;
         arp.header.ifindex = self.index;
-        arp.attributes.push(NeighbourAttribute::Destination(
-            NeighbourAddress::Inet(peer.vtep_ip()),
-        ));
+        arp.attributes
+            .push(NeighbourAttribute::Destination(NeighbourAddress::Inet(
+                peer.vtep_ip(),
+            )));
         gone_ok(h.neighbours().del(arp).execute().await)?;
         let mut fdb = NeighbourMessage::default();
         fdb.header.family = AddressFamily::Bridge;
         fdb.header.ifindex = self.index;
         fdb.header.flags = NeighbourFlags::Own;
         fdb.header.state = NeighbourState::Permanent;
-        fdb.attributes
-            .push(NeighbourAttribute::LinkLayerAddress(peer.vtep_mac.0.to_vec()));
-        fdb.attributes.push(NeighbourAttribute::Destination(
-            NeighbourAddress::Inet(peer.public_ip),
+        fdb.attributes.push(NeighbourAttribute::LinkLayerAddress(
+            peer.vtep_mac.0.to_vec(),
         ));
+        fdb.attributes
+            .push(NeighbourAttribute::Destination(NeighbourAddress::Inet(
+                peer.public_ip,
+            )));
         gone_ok(h.neighbours().del(fdb).execute().await)?;
         Ok(())
     }

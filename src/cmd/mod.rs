@@ -1,7 +1,9 @@
 //! The subcommands. Each takes its parsed arguments and returns the exit code; errors
 //! carry context for the user.
 
+mod agent;
 mod bench;
+mod faults;
 mod lab_cmds;
 mod load;
 mod read;
@@ -9,7 +11,9 @@ mod status;
 mod trace;
 mod ui;
 
+pub use agent::{AgentArgs, agent};
 pub use bench::{BenchArgs, bench};
+pub use faults::{BreakArgs, FaultsArgs, FixArgs, break_fault, faults, fix_fault};
 pub use lab_cmds::{
     DownArgs, ExecArgs, LintArgs, ScriptArgs, ServeHttpArgs, UpArgs, down, exec, gc, labs,
     lint, script, serve_http, up,

@@ -55,7 +55,7 @@ pub const SCHEDULERS: &[&str] = &[
 ];
 
 /// How IPVS forwards to a real server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Forward {
     /// NAT (`ipvsadm -m`).

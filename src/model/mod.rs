@@ -5,6 +5,7 @@
 //! the kernel backend never re-check it. Pure data: nothing here touches the kernel.
 
 mod balance;
+mod fault;
 mod names;
 mod nat;
 mod validate;
@@ -14,6 +15,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Serialize;
 
+pub use fault::{Fault, FaultAction};
 pub use balance::{Forward, IpvsReal, IpvsService, KubeProxy, SCHEDULERS, Service};
 pub use names::{IfRef, Mac, netns_name, netns_prefix};
 pub use nat::{AddrMatch, Hook, IfMatch, NatKind, NatRule, NatTo, Proto};
@@ -60,6 +62,8 @@ pub struct Lab {
     pub services: Vec<Service>,
     /// IPVS virtual services (`[[ipvs]]`).
     pub ipvs: Vec<IpvsService>,
+    /// Faults `vxlab break` can plant (`[[fault]]`).
+    pub faults: Vec<Fault>,
 }
 
 /// What a namespace stands for.
@@ -243,6 +247,26 @@ pub enum Program {
     },
     /// Any program, as argv (never through a shell).
     Command(Vec<String>),
+}
+
+impl Program {
+    /// The program as lab `lab` (record directory `state`) runs it: in a command's
+    /// arguments, `{lab}` becomes the lab's name and `{state}` its record directory (e.g.
+    /// an etcd `--data-dir {state}/etcd`, removed by `down`).
+    #[must_use]
+    pub fn for_lab(&self, lab: &str, state: &std::path::Path) -> Self {
+        match self {
+            Self::Command(argv) => Self::Command(
+                argv.iter()
+                    .map(|a| {
+                        a.replace("{lab}", lab)
+                            .replace("{state}", &state.to_string_lossy())
+                    })
+                    .collect(),
+            ),
+            Self::Http { .. } => self.clone(),
+        }
+    }
 }
 
 /// A process run for the lab's lifetime.

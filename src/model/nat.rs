@@ -8,7 +8,7 @@ use ipnet::Ipv4Net;
 use serde::Serialize;
 
 /// A transport protocol, as NAT rules, services and IPVS name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Proto {
     /// TCP (6).

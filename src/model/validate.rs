@@ -2,6 +2,7 @@
 //! collected (not just the first), each anchored to the text that caused it.
 
 mod balance;
+mod fault;
 mod nat;
 
 use std::collections::HashMap;
@@ -70,6 +71,7 @@ pub(super) fn validate(s: &Scenario) -> Result<Lab, Vec<Diagnostic>> {
         kube_proxy: None,
         services: Vec::new(),
         ipvs: Vec::new(),
+        faults: Vec::new(),
     };
     c.nodes_of(s);
     c.underlay(s, &mut lab);
@@ -86,6 +88,7 @@ pub(super) fn validate(s: &Scenario) -> Result<Lab, Vec<Diagnostic>> {
     c.ipvs(s, &mut lab);
     c.kube(s, &mut lab);
     c.nat(s, &mut lab);
+    c.faults(s, &mut lab);
     if c.diags.is_empty() {
         lab.nodes = c.nodes;
         Ok(lab)

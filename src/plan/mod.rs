@@ -392,7 +392,9 @@ pub fn plan(lab: &Lab) -> Vec<Op> {
     for p in &lab.processes {
         ops.push(Op::Spawn {
             netns: ns(&p.node),
-            program: p.program.clone(),
+            program: p
+                .program
+                .for_lab(&lab.name, &crate::lifecycle::state_dir(&lab.name)),
         });
     }
     ops

@@ -4,8 +4,14 @@
 //! errors point at the offending text. Nothing here checks meaning: see [`crate::model`].
 //! Each key is documented for users in `labs/README.md`.
 
+mod fault;
+
 use serde::Deserialize;
 use toml::Spanned;
+
+pub use fault::{
+    Fault, FaultDev, FaultFdb, FaultMtu, FaultNat, FaultNeigh, FaultRoute, FaultSysctl, FaultVxlan,
+};
 
 use crate::diag::Diagnostic;
 
@@ -66,6 +72,9 @@ pub struct Scenario {
     /// `[[ipvs]]`: IPVS virtual services.
     #[serde(default)]
     pub ipvs: Vec<Ipvs>,
+    /// `[[fault]]`: faults `vxlab break` can plant, for teaching and troubleshooting.
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<Fault>,
 }
 
 /// `[lab]`.

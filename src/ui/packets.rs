@@ -67,11 +67,14 @@ pub fn nat_key(k: &FlowKey) -> u64 {
 
 /// Whether `hay` contains `needle` (already lowercase), ignoring ASCII case.
 fn contains_ci(hay: &str, needle: &str) -> bool {
-    needle.is_empty()
-        || hay
-            .as_bytes()
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some((&first, rest)) = n.split_first() else {
+        return true;
+    };
+    h.len() >= n.len()
+        && (0..=h.len() - n.len()).any(|i| {
+            h[i].to_ascii_lowercase() == first && h[i + 1..i + n.len()].eq_ignore_ascii_case(rest)
+        })
 }
 
 /// The ring buffer and the list's view state.
@@ -159,15 +162,18 @@ impl PacketBuffer {
         self.ring.iter()
     }
 
-    fn matches_filter(&self, c: &Captured, points: &[Point]) -> bool {
-        if self.filter.is_empty() {
-            return true;
-        }
-        let point = points
-            .get(c.frame.point)
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        contains_ci(&point, &self.filter) || contains_ci(&c.summary, &self.filter)
+    /// Which points' names match the filter.
+    fn point_matches(&self, points: &[Point]) -> Vec<bool> {
+        points
+            .iter()
+            .map(|p| contains_ci(&p.to_string(), &self.filter))
+            .collect()
+    }
+
+    fn matches_filter(&self, c: &Captured, point_matches: &[bool]) -> bool {
+        self.filter.is_empty()
+            || point_matches.get(c.frame.point).copied().unwrap_or(false)
+            || contains_ci(&c.summary, &self.filter)
     }
 
     /// Decodes and adds `frames` (in capture-time order), evicting the oldest beyond
@@ -175,6 +181,7 @@ impl PacketBuffer {
     pub fn push(&mut self, mut frames: Vec<Frame>, points: &[Point]) {
         // Each capture point has its own thread: a batch arrives interleaved.
         frames.sort_by_key(|f| f.ts_ns);
+        let point_matches = self.point_matches(points);
         for frame in frames {
             let pkt = decode(&frame.data, &self.opts);
             let key = pkt.inner_key();
@@ -187,7 +194,7 @@ impl PacketBuffer {
             };
             self.next_seq += 1;
             self.t0.get_or_insert(c.frame.ts_ns);
-            if self.matches_filter(&c, points) {
+            if self.matches_filter(&c, &point_matches) {
                 self.matches.push_back(c.seq);
             }
             self.ring.push_back(c);
@@ -218,10 +225,11 @@ impl PacketBuffer {
     /// Shows only frames whose point or summary contains `text` (any case).
     pub fn set_filter(&mut self, text: &str, points: &[Point]) {
         self.filter = text.to_lowercase();
+        let point_matches = self.point_matches(points);
         let matches: VecDeque<u64> = self
             .ring
             .iter()
-            .filter(|c| self.matches_filter(c, points))
+            .filter(|c| self.matches_filter(c, &point_matches))
             .map(|c| c.seq)
             .collect();
         self.matches = matches;

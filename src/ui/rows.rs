@@ -150,7 +150,12 @@ fn fdb(f: &FdbRow) -> Row {
         s => s.to_string(),
     };
     Row {
-        key: format!("{} {} {} {}", f.mac, f.dev, opt(f.dst.as_ref()), f.self_),
+        // One MAC has one entry per device, but the all-zeros MAC (flooding) one per remote.
+        key: if f.mac == "00:00:00:00:00:00" {
+            format!("{} {} {} {}", f.mac, f.dev, opt(f.dst.as_ref()), f.self_)
+        } else {
+            format!("{} {} {}", f.mac, f.dev, f.self_)
+        },
         cells: vec![
             f.mac.clone(),
             f.dev.clone(),

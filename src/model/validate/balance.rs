@@ -215,6 +215,15 @@ impl Checker {
                 continue;
             };
             let port = port.unwrap_or(vport);
+            if forward != Forward::Masq && port != vport {
+                self.err_help(
+                    r.address.span(),
+                    format!("{forward:?} forwarding cannot change the port ({vport} to {port})")
+                        .to_lowercase(),
+                    "only masq (NAT) rewrites ports; drop the port or use forward = \"masq\"",
+                );
+                continue;
+            }
             if reals.iter().any(|x| x.addr == addr && x.port == port) {
                 self.err(
                     r.address.span(),

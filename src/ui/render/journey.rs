@@ -6,7 +6,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use super::tables::fit;
 use crate::ui::model::{Build, Focus, Model};
@@ -62,9 +62,12 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
         let block = block.title(Span::styled(" Journey ", theme.title()));
         let inner = block.inner(area);
         f.render_widget(block, area);
-        let text = "Select a packet (Tab to the packet list, ↑↓) to see its path hop by hop,\n\
+        let text = "Select a packet (Tab to the packet list, ↑↓) to see its path hop by hop, \
                     or press p to ping from the selected node and walk the ping with n/N.";
-        f.render_widget(Paragraph::new(Span::styled(text, theme.dim())).wrap(ratatui::widgets::Wrap { trim: true }), inner);
+        f.render_widget(
+            Paragraph::new(Span::styled(text, theme.dim())).wrap(Wrap { trim: true }),
+            inner,
+        );
         return;
     };
     let title = format!(

@@ -68,7 +68,7 @@ fn node(f: &mut Frame, spot: &NodeSpot, m: &Model, theme: Theme) {
         (false, false) => " ",
     };
     let width = usize::from(spot.label_width.saturating_sub(1));
-    let label: String = view.label.chars().take(width).collect();
+    let label = super::tables::fit(&view.label, width.saturating_sub(1));
     let links = m.tables.get(&view.id).map(|t| &t.links);
     for (li, chips) in spot.lines.iter().enumerate() {
         let row = spot.rect.y + u16::try_from(li).unwrap_or(0);

@@ -1,0 +1,158 @@
+//! `vxlab faults`, `vxlab break` and `vxlab fix`: list a lab's faults, plant one, undo it.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::Args;
+use vxlab::fault::{self, record};
+use vxlab::kernel::Netlink;
+use vxlab::model::Lab;
+
+use super::lab_cmds::runtime;
+use super::load::{require_root, running};
+
+/// `vxlab faults LAB`
+#[derive(Args)]
+pub struct FaultsArgs {
+    /// A lab that is up, a scenario file or a built-in lab.
+    lab: String,
+    /// Also say what each fault changes (the cause: a spoiler for students).
+    #[arg(long)]
+    reveal: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `vxlab break LAB FAULT`
+#[derive(Args)]
+pub struct BreakArgs {
+    /// A lab that is up.
+    lab: String,
+    /// The fault to plant (see `vxlab faults LAB`).
+    fault: String,
+    /// Say what was changed (a spoiler for students).
+    #[arg(long)]
+    reveal: bool,
+}
+
+/// `vxlab fix LAB FAULT`
+#[derive(Args)]
+pub struct FixArgs {
+    /// A lab that is up.
+    lab: String,
+    /// The planted fault to undo.
+    #[arg(required_unless_present = "all")]
+    fault: Option<String>,
+    /// Undo every planted fault of the lab.
+    #[arg(long, conflicts_with = "fault")]
+    all: bool,
+}
+
+fn lab_of(arg: &str) -> Result<Lab> {
+    Ok(running(arg)?.lab)
+}
+
+/// `vxlab faults`
+pub fn faults(a: &FaultsArgs) -> Result<ExitCode> {
+    let lab = lab_of(&a.lab)?;
+    let planted = record::planted(&lab.name);
+    if a.json {
+        let rows: Vec<serde_json::Value> = lab
+            .faults
+            .iter()
+            .map(|f| {
+                let mut v = serde_json::json!({
+                    "name": f.name, "description": f.description,
+                    "planted": planted.contains(&f.name),
+                });
+                if a.reveal {
+                    v["action"] = serde_json::to_value(&f.action).unwrap_or_default();
+                    v["what"] = f.action.to_string().into();
+                }
+                v
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if lab.faults.is_empty() {
+        println!("lab `{}` declares no faults ([[fault]] in its scenario)", lab.name);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("faults of lab `{}` (plant one with `vxlab break {} NAME`):", lab.name, lab.name);
+    for f in &lab.faults {
+        let mark = if planted.contains(&f.name) { " [PLANTED]" } else { "" };
+        println!("\n  {}{mark}", f.name);
+        for line in wrap(&f.description, 84) {
+            println!("      {line}");
+        }
+        if a.reveal {
+            println!("      cause: {}", f.action);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for w in text.split_whitespace() {
+        let last = lines.last_mut().expect("never empty");
+        if !last.is_empty() && last.len() + 1 + w.len() > width {
+            lines.push(w.to_string());
+        } else {
+            if !last.is_empty() {
+                last.push(' ');
+            }
+            last.push_str(w);
+        }
+    }
+    lines
+}
+
+/// `vxlab break`
+pub fn break_fault(a: &BreakArgs) -> Result<ExitCode> {
+    require_root("break")?;
+    let lab = lab_of(&a.lab)?;
+    let rt = runtime()?;
+    let rec = rt.block_on(fault::plant(&lab, &a.fault, &mut Netlink::new()))?;
+    let f = fault::find(&lab, &a.fault)?;
+    println!("planted fault `{}` in lab `{}`.", f.name, lab.name);
+    for line in wrap(&f.description, 90) {
+        println!("  {line}");
+    }
+    if a.reveal {
+        println!("changed:");
+        for c in &rec.changes {
+            println!("  {c}");
+        }
+    }
+    println!("find it with `vxlab doctor {}`; undo it with `vxlab fix {} {}`", lab.name, lab.name, f.name);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `vxlab fix`
+pub fn fix_fault(a: &FixArgs) -> Result<ExitCode> {
+    require_root("fix")?;
+    let lab = lab_of(&a.lab)?;
+    let names = match (&a.fault, a.all) {
+        (Some(f), _) => vec![f.clone()],
+        (None, true) => record::planted(&lab.name),
+        (None, false) => bail!("name a fault, or --all"),
+    };
+    if names.is_empty() {
+        println!("no fault of lab `{}` is planted", lab.name);
+    }
+    let rt = runtime()?;
+    let mut nl = Netlink::new();
+    for name in names {
+        let rec = rt.block_on(fault::fix(&lab, &name, &mut nl))?;
+        println!("fixed `{name}` in lab `{}` ({}); put back:", lab.name, rec.action);
+        for u in rec.undo.iter().rev() {
+            for c in u.commands() {
+                println!("  {c}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

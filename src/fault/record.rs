@@ -1,0 +1,250 @@
+//! What planting a fault changed, kept on disk until `vxlab fix` puts it back:
+//! `/run/vxlab/LAB/faults/NAME.json`, written before the kernel is touched.
+
+use std::fs;
+use std::io;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::lifecycle::state_dir;
+use crate::model::Mac;
+use crate::plan::Op;
+
+/// One thing to put back, in the namespace it was taken from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "undo", rename_all = "snake_case")]
+pub enum Undo {
+    /// `bridge fdb add MAC dev DEV [dst DST] self|master permanent`
+    AddFdb {
+        /// Namespace.
+        netns: String,
+        /// Device.
+        dev: String,
+        /// MAC, `aa:bb:…`.
+        mac: String,
+        /// Remote VTEP.
+        dst: Option<IpAddr>,
+        /// `self` rather than `master`.
+        self_: bool,
+    },
+    /// `ip neigh add TO lladdr LLADDR dev DEV nud permanent`
+    AddNeigh {
+        /// Namespace.
+        netns: String,
+        /// Device.
+        dev: String,
+        /// Neighbour IP.
+        to: IpAddr,
+        /// Its MAC.
+        lladdr: String,
+    },
+    /// `sysctl -w KEY=VALUE`
+    Sysctl {
+        /// Namespace.
+        netns: String,
+        /// Key.
+        key: String,
+        /// Value before the fault.
+        value: String,
+    },
+    /// `ip link set DEV up`
+    LinkUp {
+        /// Namespace.
+        netns: String,
+        /// Device.
+        dev: String,
+    },
+    /// `ip route add TO [via VIA] [dev DEV] [metric M]`
+    AddRoute {
+        /// Namespace.
+        netns: String,
+        /// Destination.
+        to: IpNet,
+        /// Gateway.
+        via: Option<IpAddr>,
+        /// Output device.
+        dev: Option<String>,
+        /// Metric.
+        metric: Option<u32>,
+    },
+    /// `ip link set DEV mtu MTU`
+    Mtu {
+        /// Namespace.
+        netns: String,
+        /// Device.
+        dev: String,
+        /// MTU before the fault.
+        mtu: u32,
+    },
+    /// Delete the VXLAN device and recreate it as it was.
+    Vxlan(Box<super::vxlan::VxlanState>),
+    /// Put a NAT rule back at its place in its chain.
+    NatRule(Box<super::nat::SavedRule>),
+}
+
+fn mac(s: &str) -> Mac {
+    s.parse().unwrap_or(Mac([0; 6]))
+}
+
+impl Undo {
+    /// The plan operations that put this back (the kernel backend applies them).
+    pub fn ops(&self) -> Vec<Op> {
+        match self.clone() {
+            Self::AddFdb {
+                netns,
+                dev,
+                mac: m,
+                dst,
+                self_,
+            } => vec![Op::AddFdb {
+                netns,
+                dev,
+                mac: mac(&m),
+                dst,
+                self_,
+            }],
+            Self::AddNeigh {
+                netns,
+                dev,
+                to,
+                lladdr,
+            } => vec![Op::AddNeigh {
+                netns,
+                dev,
+                to,
+                lladdr: mac(&lladdr),
+            }],
+            Self::Sysctl { netns, key, value } => vec![Op::Sysctl { netns, key, value }],
+            Self::LinkUp { netns, dev } => vec![Op::LinkUp { netns, dev }],
+            Self::AddRoute {
+                netns,
+                to,
+                via,
+                dev,
+                metric,
+            } => vec![Op::AddRoute {
+                netns,
+                to,
+                via,
+                dev,
+                metric,
+            }],
+            Self::Vxlan(v) => v.ops(),
+            Self::Mtu { .. } | Self::NatRule(_) => Vec::new(),
+        }
+    }
+
+    /// The shell commands that put this back.
+    pub fn commands(&self) -> Vec<String> {
+        match self {
+            Self::Mtu { netns, dev, mtu } => vec![format!("ip -n {netns} link set {dev} mtu {mtu}")],
+            Self::NatRule(r) => vec![r.restore_command()],
+            Self::Vxlan(v) => {
+                let mut c = vec![format!("ip -n {} link del {}", v.netns, v.name)];
+                c.extend(self.ops().iter().map(Op::command));
+                c
+            }
+            _ => self.ops().iter().map(Op::command).collect(),
+        }
+    }
+}
+
+/// A planted fault: what was changed and how to put it back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    /// Lab name.
+    pub lab: String,
+    /// Fault name.
+    pub fault: String,
+    /// What planting did, one line (the fault's action).
+    pub action: String,
+    /// The commands that planted it.
+    pub changes: Vec<String>,
+    /// What `fix` puts back, applied in reverse order.
+    pub undo: Vec<Undo>,
+}
+
+/// Directory of lab `lab`'s planted faults.
+pub fn dir(lab: &str) -> PathBuf {
+    state_dir(lab).join("faults")
+}
+
+/// File of fault `fault` of lab `lab`.
+pub fn path(lab: &str, fault: &str) -> PathBuf {
+    dir(lab).join(format!("{fault}.json"))
+}
+
+/// Writes `r` (before the kernel is changed).
+pub fn save(r: &Record) -> io::Result<()> {
+    fs::create_dir_all(dir(&r.lab))?;
+    let text = serde_json::to_string_pretty(r).map_err(io::Error::other)?;
+    let p = path(&r.lab, &r.fault);
+    let tmp = p.with_extension("json.tmp");
+    fs::write(&tmp, text)?;
+    fs::rename(tmp, p)
+}
+
+/// The record of planted fault `fault` of lab `lab`, if it is planted.
+pub fn load(lab: &str, fault: &str) -> io::Result<Option<Record>> {
+    match fs::read_to_string(path(lab, fault)) {
+        Ok(t) => serde_json::from_str(&t).map(Some).map_err(io::Error::other),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes the record of fault `fault` (once fixed).
+pub fn remove(lab: &str, fault: &str) -> io::Result<()> {
+    match fs::remove_file(path(lab, fault)) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Names of the faults of lab `lab` planted now, sorted.
+pub fn planted(lab: &str) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir(lab))
+        .map(|d| {
+            d.filter_map(|e| {
+                let name = e.ok()?.file_name().into_string().ok()?;
+                name.strip_suffix(".json").map(str::to_string)
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn undo_round_trips_through_json_and_names_its_commands() {
+        let u = Undo::AddNeigh {
+            netns: "vx.l.hostA.sandbox_2".into(),
+            dev: "vxlan0".into(),
+            to: "10.0.0.14".parse().unwrap(),
+            lladdr: "02:00:00:00:00:0e".into(),
+        };
+        let text = serde_json::to_string(&u).unwrap();
+        assert!(text.contains("\"undo\":\"add_neigh\""), "{text}");
+        assert_eq!(serde_json::from_str::<Undo>(&text).unwrap(), u);
+        assert_eq!(
+            u.commands(),
+            vec![
+                "ip -n vx.l.hostA.sandbox_2 neigh add 10.0.0.14 lladdr 02:00:00:00:00:0e dev vxlan0 nud permanent"
+            ]
+        );
+        let m = Undo::Mtu {
+            netns: "vx.l.hostA".into(),
+            dev: "eth0".into(),
+            mtu: 1500,
+        };
+        assert_eq!(m.commands(), vec!["ip -n vx.l.hostA link set eth0 mtu 1500"]);
+    }
+}

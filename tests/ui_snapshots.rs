@@ -1,0 +1,504 @@
+//! The live panel driven by synthetic messages into ratatui's `TestBackend`: screens are
+//! snapshotted (tests/snapshots/), and update's effects, colours and the loop are checked.
+//! No root, no kernel: the lab is labs/docker-overlay.toml, tables and frames are made up
+//! (frames with `vxlab::decode::build`).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use futures::StreamExt;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::{Color, Modifier};
+use vxlab::capture::{Dir, Frame, Point};
+use vxlab::decode::build::{arp, ethernet, icmp_echo_frame, mac_for, vxlan_frame};
+use vxlab::decode::{EtherType, MacAddr};
+use vxlab::model::Lab;
+use vxlab::observe::{AddrRow, FdbRow, LinkRow, NeighRow, RouteRow, Tables};
+use vxlab::ui::{Build, Cmd, Effects, Focus, Mode, Model, Msg, Phase, init, update, view};
+
+const W: u16 = 160;
+const H: u16 = 45;
+
+fn lab() -> Lab {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/labs/docker-overlay.toml");
+    Lab::from_source(&std::fs::read_to_string(path).expect("read the lab")).expect("valid lab")
+}
+
+/// The capture points a ping from hostA/container to hostB/container crosses.
+const PATH: [(&str, &str, Dir); 10] = [
+    ("hostA/container", "veth105", Dir::Out),
+    ("hostA/sandbox_2", "veth104", Dir::In),
+    ("hostA/sandbox_2", "vxlan0", Dir::Out),
+    ("hostA", "eth0", Dir::Out),
+    ("underlay", "hostA", Dir::In),
+    ("underlay", "hostB", Dir::Out),
+    ("hostB", "eth0", Dir::In),
+    ("hostB/sandbox_2", "vxlan0", Dir::In),
+    ("hostB/sandbox_2", "veth104", Dir::Out),
+    ("hostB/container", "veth105", Dir::In),
+];
+
+fn points() -> Vec<Point> {
+    PATH.iter()
+        .map(|(node, iface, dir)| Point {
+            node: (*node).into(),
+            netns: format!("vx.docker-overlay.{}", node.replace('/', ".")),
+            iface: (*iface).into(),
+            dir: *dir,
+        })
+        .collect()
+}
+
+const T0: u64 = 1_700_000_000_000_000_000;
+
+/// An ARP exchange, then one echo request seen at every point of [`PATH`] (encapsulated
+/// between the two VTEPs), then its reply at the first and last points.
+fn frames() -> Vec<Frame> {
+    let (a, b) = (Ipv4Addr::new(10, 0, 0, 4), Ipv4Addr::new(10, 0, 0, 14));
+    let who_has = ethernet(
+        MacAddr([0xff; 6]),
+        mac_for(a),
+        EtherType::ARP,
+        &arp(1, mac_for(a), a, MacAddr([0; 6]), b),
+    );
+    let mut out = vec![Frame {
+        point: 0,
+        ts_ns: T0,
+        len: 42,
+        data: who_has,
+    }];
+    let request = icmp_echo_frame(a, b, true, 7, 1, b"vxlab");
+    let outer = vxlan_frame(
+        Ipv4Addr::new(192, 168, 228, 148),
+        Ipv4Addr::new(192, 168, 228, 149),
+        (40_000, 4789),
+        100,
+        &request,
+    );
+    for (i, _) in PATH.iter().enumerate() {
+        let data = if (3..=6).contains(&i) {
+            outer.clone()
+        } else {
+            request.clone()
+        };
+        out.push(Frame {
+            point: i,
+            ts_ns: T0 + 1_000_000 + 10_000 * u64::try_from(i).unwrap(),
+            len: u32::try_from(data.len()).unwrap(),
+            data,
+        });
+    }
+    let reply = icmp_echo_frame(b, a, false, 7, 1, b"vxlab");
+    for (p, t) in [(9, 2_000_000), (0, 2_500_000)] {
+        out.push(Frame {
+            point: p,
+            ts_ns: T0 + t,
+            len: u32::try_from(reply.len()).unwrap(),
+            data: reply.clone(),
+        });
+    }
+    out
+}
+
+fn link(index: u32, name: &str, kind: &str, master: Option<&str>) -> LinkRow {
+    LinkRow {
+        index,
+        name: name.into(),
+        kind: kind.into(),
+        up: true,
+        state: if kind.is_empty() { "UNKNOWN" } else { "UP" }.into(),
+        mtu: if kind.is_empty() { 65536 } else { 1500 },
+        mac: format!("02:42:0a:00:00:{index:02x}"),
+        master: master.map(Into::into),
+        vxlan: None,
+    }
+}
+
+fn fdb(mac: &str, dst: Option<[u8; 4]>, state: &str) -> FdbRow {
+    FdbRow {
+        dev: "vxlan0".into(),
+        mac: mac.into(),
+        dst: dst.map(|d| IpAddr::from(d)),
+        vni: None,
+        self_: true,
+        master: None,
+        state: state.into(),
+    }
+}
+
+/// hostA/sandbox_2's tables: `fdb` is its FDB.
+fn sandbox_2(fdb_rows: Vec<FdbRow>) -> Tables {
+    Tables {
+        links: vec![
+            link(1, "lo", "", None),
+            link(2, "edge_bridge", "bridge", None),
+            link(3, "veth103", "veth", Some("edge_bridge")),
+            link(4, "veth104", "veth", Some("edge_bridge")),
+            link(5, "vxlan0", "vxlan", Some("edge_bridge")),
+        ],
+        addresses: vec![AddrRow {
+            dev: "edge_bridge".into(),
+            address: "10.0.0.1/24".into(),
+        }],
+        routes: vec![RouteRow {
+            to: "10.0.0.0/24".into(),
+            via: None,
+            dev: Some("edge_bridge".into()),
+            proto: "kernel".into(),
+        }],
+        neighbours: vec![NeighRow {
+            dev: "vxlan0".into(),
+            to: IpAddr::from([10, 0, 0, 14]),
+            lladdr: Some("02:42:0a:00:00:0e".into()),
+            state: "PERMANENT".into(),
+        }],
+        fdb: fdb_rows,
+    }
+}
+
+fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn chars(m: &mut Model, s: &str) -> Vec<Cmd> {
+    s.chars()
+        .flat_map(|c| update(m, key(KeyCode::Char(c))))
+        .collect()
+}
+
+/// The panel attached to a running docker-overlay, capturing on [`PATH`], hostA/sandbox_2
+/// selected with its tables dumped once.
+fn attached(color: bool) -> Model {
+    let mut m = Model::new(lab(), Phase::Attached, (W, H), color);
+    let cmds = init(&mut m);
+    assert!(cmds.contains(&Cmd::StartCapture));
+    let _ = update(
+        &mut m,
+        Msg::CaptureStarted {
+            points: points(),
+            failed: Vec::new(),
+        },
+    );
+    m.selected = m.topo.index("hostA/sandbox_2").expect("node");
+    let rows = vec![
+        fdb("02:42:0a:00:00:0e", Some([192, 168, 228, 149]), "permanent"),
+        fdb("02:42:0a:00:00:0c", Some([192, 168, 228, 149]), "permanent"),
+    ];
+    let _ = update(&mut m, Msg::Tick(Duration::from_secs(1)));
+    let _ = update(
+        &mut m,
+        Msg::Tables {
+            node: "hostA/sandbox_2".into(),
+            tables: sandbox_2(rows),
+        },
+    );
+    m
+}
+
+fn draw(m: &Model) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(m.size.0, m.size.1)).expect("terminal");
+    t.draw(|f| view(m, f)).expect("draw");
+    t
+}
+
+#[test]
+fn overview_with_packets() {
+    let mut m = attached(false);
+    let _ = update(&mut m, Msg::Frames(frames()));
+    insta::assert_snapshot!("overview", draw(&m).backend());
+}
+
+#[test]
+fn fdb_entry_removed_changed_and_added_are_highlighted_then_fade() {
+    let mut m = attached(true);
+    let _ = update(&mut m, key(KeyCode::Char('5')));
+    let _ = update(&mut m, Msg::Tick(Duration::from_secs(10)));
+    let rows = vec![
+        // 02:42:0a:00:00:0e deleted (`bridge fdb del`), :0c moved, :10 learned.
+        fdb("02:42:0a:00:00:0c", Some([192, 168, 228, 150]), "permanent"),
+        fdb("02:42:0a:00:00:10", Some([192, 168, 228, 149]), "dynamic"),
+    ];
+    let _ = update(
+        &mut m,
+        Msg::Tables {
+            node: "hostA/sandbox_2".into(),
+            tables: sandbox_2(rows),
+        },
+    );
+    let t = draw(&m);
+    insta::assert_snapshot!("fdb_removed", t.backend());
+    // The removed row is struck out and red, the changed one yellow, the new one green.
+    let buf = t.backend().buffer();
+    let row_of = |needle: &str| {
+        (0..H)
+            .find(|&y| {
+                (0..W)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+                    .contains(needle)
+            })
+            .expect("row on screen")
+    };
+    let cell = |needle: &str| buf[(4, row_of(needle))].clone();
+    assert!(
+        cell("02:42:0a:00:00:0e")
+            .modifier
+            .contains(Modifier::CROSSED_OUT)
+    );
+    assert_eq!(cell("02:42:0a:00:00:0e").fg, Color::Red);
+    assert_eq!(cell("02:42:0a:00:00:0c").fg, Color::Yellow);
+    assert_eq!(cell("02:42:0a:00:00:10").fg, Color::Green);
+    // A few seconds later the marks have faded and the removed row is gone.
+    let _ = update(&mut m, Msg::Tick(Duration::from_secs(13)));
+    assert!(m.dirty);
+    let _ = update(&mut m, Msg::Tick(Duration::from_secs(17)));
+    let text = format!("{}", draw(&m).backend());
+    assert!(!text.contains("02:42:0a:00:00:0e"), "{text}");
+    assert!(text.contains("  02:42:0a:00:00:0c"), "{text}");
+}
+
+#[test]
+fn selecting_a_packet_shows_its_journey() {
+    let mut m = attached(false);
+    let _ = update(&mut m, Msg::Frames(frames()));
+    let _ = update(&mut m, key(KeyCode::Tab));
+    let _ = update(&mut m, key(KeyCode::Tab));
+    assert_eq!(m.focus, Focus::Packets);
+    // Up from the newest: the reply twice, then the request at hostB/container.
+    for _ in 0..3 {
+        let _ = update(&mut m, key(KeyCode::Up));
+    }
+    let j = m.journey.as_ref().expect("journey");
+    assert_eq!(j.current().expect("one").hops.len(), 10);
+    assert_eq!(j.hop, 9);
+    insta::assert_snapshot!("journey_selected", draw(&m).backend());
+    let _ = update(&mut m, key(KeyCode::Enter));
+    assert!(matches!(m.mode, Mode::Detail { .. }));
+    insta::assert_snapshot!("packet_detail", draw(&m).backend());
+    let _ = update(&mut m, key(KeyCode::Esc));
+    assert_eq!(m.mode, Mode::Normal);
+}
+
+#[test]
+fn ping_prompt_sends_a_ping_and_its_journey_is_walked_hop_by_hop() {
+    let mut m = attached(false);
+    m.selected = m.topo.index("hostA/container").expect("node");
+    let _ = update(&mut m, key(KeyCode::Char('p')));
+    assert!(matches!(m.mode, Mode::Prompt(_)));
+    let _ = chars(&mut m, "10.0.0.14");
+    let cmds = update(&mut m, key(KeyCode::Enter));
+    assert_eq!(
+        cmds,
+        [Cmd::Ping {
+            node: "hostA/container".into(),
+            netns: "vx.docker-overlay.hostA.container".into(),
+            target: IpAddr::from([10, 0, 0, 14]),
+            since: 0,
+        }]
+    );
+    let _ = update(&mut m, Msg::Frames(frames()));
+    let _ = update(
+        &mut m,
+        Msg::PingDone {
+            node: "hostA/container".into(),
+            target: IpAddr::from([10, 0, 0, 14]),
+            since: 0,
+            result: Ok(()),
+        },
+    );
+    assert_eq!(m.journey.as_ref().map(|j| j.journeys.len()), Some(2));
+    let _ = chars(&mut m, "nnnn");
+    assert_eq!(m.hop_node(), m.topo.index("underlay"));
+    insta::assert_snapshot!("ping_walk", draw(&m).backend());
+    // Past the request's last hop comes the reply.
+    let _ = chars(&mut m, "nnnnnn");
+    assert_eq!(m.journey.as_ref().map(|j| (j.which, j.hop)), Some((1, 0)));
+    let _ = chars(&mut m, "N");
+    assert_eq!(m.journey.as_ref().map(|j| (j.which, j.hop)), Some((0, 9)));
+}
+
+#[test]
+fn help_lists_the_binding_table() {
+    let mut m = attached(false);
+    let _ = update(&mut m, key(KeyCode::Char('?')));
+    let t = draw(&m);
+    insta::assert_snapshot!("help", t.backend());
+    for b in vxlab::ui::keys::BINDINGS {
+        assert!(format!("{}", t.backend()).contains(b.help), "{}", b.help);
+    }
+    let _ = update(&mut m, key(KeyCode::Char('x')));
+    assert_eq!(m.mode, Mode::Normal);
+}
+
+#[test]
+fn step_build_shows_the_plan_command_by_command() {
+    let lab = lab();
+    let mut m = Model::new(
+        lab.clone(),
+        Phase::Building(Build::of_lab(&lab, true)),
+        (W, H),
+        false,
+    );
+    assert_eq!(init(&mut m), [Cmd::Build { stepwise: true }]);
+    let total = m.build().expect("building").commands.len();
+    for step in 1..=3 {
+        assert_eq!(update(&mut m, key(KeyCode::Char('s'))), [Cmd::Step]);
+        // While a step runs, s does nothing.
+        assert!(update(&mut m, key(KeyCode::Char('s'))).is_empty());
+        let _ = update(&mut m, Msg::BuildStep { step, total });
+        let cmds = update(&mut m, Msg::OpDone { step });
+        // Each new namespace is watched as soon as it exists.
+        assert!(matches!(cmds.as_slice(), [Cmd::Watch { .. }]), "{cmds:?}");
+    }
+    let _ = update(
+        &mut m,
+        Msg::Tables {
+            node: "hostA".into(),
+            tables: Tables {
+                links: vec![link(1, "lo", "", None)],
+                ..Tables::default()
+            },
+        },
+    );
+    insta::assert_snapshot!("step_build", draw(&m).backend());
+    let cmds = update(&mut m, Msg::BuildDone(Ok(())));
+    assert!(cmds.contains(&Cmd::StartCapture));
+    assert_eq!(m.phase, Phase::Built);
+}
+
+#[test]
+fn no_color_draws_without_colours() {
+    let mut m = attached(false);
+    let _ = update(&mut m, Msg::Frames(frames()));
+    let t = draw(&m);
+    let buf = t.backend().buffer();
+    assert!(
+        buf.content()
+            .iter()
+            .all(|c| c.fg == Color::Reset && c.bg == Color::Reset)
+    );
+    let m = attached(true);
+    let t = draw(&m);
+    assert!(
+        t.backend()
+            .buffer()
+            .content()
+            .iter()
+            .any(|c| c.fg != Color::Reset)
+    );
+}
+
+#[test]
+fn small_terminal_and_resize() {
+    let mut m = attached(false);
+    let _ = update(&mut m, Msg::Frames(frames()));
+    let _ = update(&mut m, Msg::Resize(100, 30));
+    insta::assert_snapshot!("small", draw(&m).backend());
+}
+
+#[test]
+fn mouse_selects_nodes_tabs_and_packets() {
+    let mut m = attached(false);
+    let _ = update(&mut m, Msg::Frames(frames()));
+    let click = |column, row| {
+        Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    let screen = format!("{}", draw(&m).backend());
+    let find = |needle: &str| {
+        screen
+            .lines()
+            .enumerate()
+            .find_map(|(y, l)| {
+                l.find(needle).map(|x| {
+                    (
+                        u16::try_from(l[..x].chars().count()).unwrap() - 1,
+                        u16::try_from(y).unwrap(),
+                    )
+                })
+            })
+            .expect("on screen")
+    };
+    let (x, y) = find("container veth105↔sandbox_2:veth104");
+    let _ = update(&mut m, click(x + 2, y));
+    assert_eq!(m.node().map(|n| n.id.as_str()), Some("hostA/container"));
+    let (x, y) = find("4 neighbours");
+    let _ = update(&mut m, click(x + 1, y));
+    assert_eq!(m.tab, vxlab::ui::Tab::Neighbours);
+    assert_eq!(m.focus, Focus::Tables);
+    let (x, y) = find("hostB:eth0 in");
+    let _ = update(&mut m, click(x, y));
+    assert_eq!(m.focus, Focus::Packets);
+    let seq = m.packets.selected.expect("selected");
+    assert_eq!(
+        m.points[m.packets.get(seq).expect("in ring").frame.point].iface,
+        "eth0"
+    );
+    assert!(m.journey.is_some());
+}
+
+#[test]
+fn quit_keys() {
+    let mut m = attached(false);
+    assert_eq!(update(&mut m, key(KeyCode::Char('q'))), [Cmd::Quit]);
+    let ctrl_c = Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert_eq!(update(&mut m, ctrl_c.clone()), [Cmd::Quit]);
+    let _ = update(&mut m, key(KeyCode::Char('/')));
+    // In a prompt q is text, Ctrl-C still quits.
+    assert!(update(&mut m, key(KeyCode::Char('q'))).is_empty());
+    assert_eq!(update(&mut m, ctrl_c), [Cmd::Quit]);
+}
+
+#[derive(Default)]
+struct Recorder(Vec<Cmd>);
+
+impl Effects for Recorder {
+    fn run(&mut self, cmd: Cmd) {
+        self.0.push(cmd);
+    }
+}
+
+#[test]
+fn the_loop_runs_on_a_test_backend_until_quit() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut m = Model::new(lab(), Phase::Attached, (W, H), false);
+    let mut term = Terminal::new(TestBackend::new(W, H)).expect("terminal");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tx.send(Msg::CaptureStarted {
+        points: points(),
+        failed: Vec::new(),
+    })
+    .expect("send");
+    tx.send(Msg::Frames(frames())).expect("send");
+    // Keys 100 ms apart, so frames are drawn in between.
+    let keys = vec![
+        key(KeyCode::Char('?')),
+        key(KeyCode::Esc),
+        key(KeyCode::Char('q')),
+    ];
+    let events = Box::pin(futures::stream::iter(keys).then(|k| async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        k
+    }));
+    let mut fx = Recorder::default();
+    rt.block_on(vxlab::ui::run(&mut term, &mut m, events, rx, &mut fx))
+        .expect("runs");
+    assert!(fx.0.contains(&Cmd::StartCapture));
+    assert_eq!(
+        fx.0.iter()
+            .filter(|c| matches!(c, Cmd::Watch { .. }))
+            .count(),
+        m.topo.nodes.len()
+    );
+    assert_eq!(m.packets.len(), frames().len());
+    assert!(format!("{}", term.backend()).contains("Packets — 13"));
+}
