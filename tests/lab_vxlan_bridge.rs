@@ -5,127 +5,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::wire::{Capture, encapsulated, mac_of};
 use common::{TestLab, root_snapshot};
-
-/// `tcpdump -l -t -nn -i IF FILTER` running in a lab node, ready (it said "listening on").
-struct Capture {
-    child: Child,
-    lines: Receiver<String>,
-}
-
-impl Capture {
-    /// Starts a capture, or returns `None` (saying why) when tcpdump is not installed.
-    fn start(lab: &TestLab, node: &str, ifname: &str, filter: &[&str]) -> Option<Self> {
-        if Command::new("tcpdump").arg("--version").output().is_err() {
-            eprintln!("skipped the capture: tcpdump is not installed");
-            return None;
-        }
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &lab.netns(node)])
-            .args(["tcpdump", "-l", "-t", "-nn", "-i", ifname])
-            .args(filter)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn tcpdump");
-        let (ready_tx, ready) = mpsc::channel();
-        let stderr = child.stderr.take().expect("stderr");
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("listening on") {
-                    let _ = ready_tx.send(());
-                }
-            }
-        });
-        let (tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().expect("stdout");
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let this = Self { child, lines };
-        ready
-            .recv_timeout(Duration::from_secs(10))
-            .expect("tcpdump did not start listening within 10 s");
-        Some(this)
-    }
-
-    /// Lines captured until `done` holds for them, or `timeout` passes.
-    fn until(&self, timeout: Duration, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-        let deadline = Instant::now() + timeout;
-        let mut got = Vec::new();
-        while !done(&got) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => got.push(line),
-                Err(_) => break,
-            }
-        }
-        got
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Index of an outer VXLAN line `IP SRC.port > DST.4789: VXLAN ... vni VNI` directly
-/// followed by the inner line starting with `inner`.
-fn encapsulated(lines: &[String], src: &str, dst: &str, vni: u32, inner: &str) -> Option<usize> {
-    lines.windows(2).position(|w| {
-        w[0].starts_with(&format!("IP {src}."))
-            && w[0].contains(&format!(" > {dst}.4789: VXLAN"))
-            && w[0].ends_with(&format!("vni {vni}"))
-            && w[1].starts_with(inner)
-    })
-}
-
-/// Waits (at most 5 s) until every port of every bridge in `nodes` is forwarding.
-///
-/// `up` returns once the kernel accepted every step, but a bridge port whose carrier came
-/// up shortly before its bridge stays `disabled` until the kernel's linkwatch work notices
-/// (observed: a few ms usually, up to about a second). Frames sent meanwhile, including the
-/// VTEPs' IGMP joins, are dropped by the switch. Reported as a lifecycle issue; the labs
-/// themselves are checked once the links are ready.
-fn wait_forwarding(lab: &TestLab, nodes: &[&str]) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    for node in nodes {
-        loop {
-            let links = lab.ok(node, &["bridge", "link", "show"]);
-            let waiting: Vec<&str> = links
-                .lines()
-                .filter(|l| !l.contains(" state forwarding "))
-                .collect();
-            if waiting.is_empty() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{node}: bridge ports still not forwarding 5 s after up: {waiting:#?}"
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-/// The MAC of `ifname` in `node`, read from the node's own sysfs.
-fn mac_of(lab: &TestLab, node: &str, ifname: &str) -> String {
-    lab.ok(node, &["cat", &format!("/sys/class/net/{ifname}/address")])
-        .trim()
-        .to_string()
-}
 
 /// The write-up's containers: node, interface, address.
 const CONTAINERS: [(&str, &str, &str); 4] = [
@@ -140,21 +23,14 @@ fn containers_of_both_machines_share_one_l2_network() {
     require_root!();
     let before = root_snapshot();
     let lab = TestLab::up_file("vxlan-bridge.toml");
-    wait_forwarding(&lab, &["underlay", "host1", "host2"]);
-    // Both VTEPs joined 239.1.1.1 and the switch snooped it (IGMP): until then the group's
-    // traffic does not reach the host that is not registered yet.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let mdb = lab.ok("underlay", &["bridge", "mdb", "show"]);
-        let joined = |p: &str| mdb.contains(&format!(" port {p} grp 239.1.1.1 "));
-        if joined("host1") && joined("host2") {
-            break;
-        }
+    // Right after `up`, every bridge port forwards: `up` waits for the wires' carriers
+    // before the VTEPs join their group.
+    for node in ["underlay", "host1", "host2"] {
+        let ports = lab.ok(node, &["bridge", "link", "show"]);
         assert!(
-            Instant::now() < deadline,
-            "IGMP joins not seen by the switch: {mdb}"
+            ports.lines().all(|l| l.contains(" state forwarding ")),
+            "{node}: {ports}"
         );
-        thread::sleep(Duration::from_millis(50));
     }
 
     // br0 of each machine: two container veths and vxlan1.

@@ -4,137 +4,17 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::io::BufRead;
+use std::time::Duration;
 
+use common::wire::{Capture, counter, encapsulated};
 use common::{TestLab, root_snapshot};
-
-/// `tcpdump -l -t -nn -i IF FILTER` running in a lab node, ready (it said "listening on").
-struct Capture {
-    child: Child,
-    lines: Receiver<String>,
-}
-
-impl Capture {
-    /// Starts a capture, or returns `None` (saying why) when tcpdump is not installed.
-    fn start(lab: &TestLab, node: &str, ifname: &str, filter: &[&str]) -> Option<Self> {
-        if Command::new("tcpdump").arg("--version").output().is_err() {
-            eprintln!("skipped the capture: tcpdump is not installed");
-            return None;
-        }
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &lab.netns(node)])
-            .args(["tcpdump", "-l", "-t", "-nn", "-i", ifname])
-            .args(filter)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn tcpdump");
-        let (ready_tx, ready) = mpsc::channel();
-        let stderr = child.stderr.take().expect("stderr");
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("listening on") {
-                    let _ = ready_tx.send(());
-                }
-            }
-        });
-        let (tx, lines) = mpsc::channel();
-        let stdout = child.stdout.take().expect("stdout");
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let this = Self { child, lines };
-        ready
-            .recv_timeout(Duration::from_secs(10))
-            .expect("tcpdump did not start listening within 10 s");
-        Some(this)
-    }
-
-    /// Lines captured until `done` holds for them, or `timeout` passes.
-    fn until(&self, timeout: Duration, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-        let deadline = Instant::now() + timeout;
-        let mut got = Vec::new();
-        while !done(&got) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => got.push(line),
-                Err(_) => break,
-            }
-        }
-        got
-    }
-}
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Index of an outer VXLAN line `IP SRC.port > DST.4789: VXLAN ... vni VNI` directly
-/// followed by the inner line starting with `inner`.
-fn encapsulated(lines: &[String], src: &str, dst: &str, vni: u32, inner: &str) -> Option<usize> {
-    lines.windows(2).position(|w| {
-        w[0].starts_with(&format!("IP {src}."))
-            && w[0].contains(&format!(" > {dst}.4789: VXLAN"))
-            && w[0].ends_with(&format!("vni {vni}"))
-            && w[1].starts_with(inner)
-    })
-}
-
-/// Waits (at most 5 s) until every port of every bridge in `nodes` is forwarding.
-///
-/// `up` returns once the kernel accepted every step, but a bridge port whose carrier came
-/// up shortly before its bridge stays `disabled` until the kernel's linkwatch work notices
-/// (observed: a few ms usually, up to about a second). Frames sent meanwhile, including the
-/// VTEPs' IGMP joins, are dropped by the switch. Reported as a lifecycle issue; the labs
-/// themselves are checked once the links are ready.
-fn wait_forwarding(lab: &TestLab, nodes: &[&str]) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    for node in nodes {
-        loop {
-            let links = lab.ok(node, &["bridge", "link", "show"]);
-            let waiting: Vec<&str> = links
-                .lines()
-                .filter(|l| !l.contains(" state forwarding "))
-                .collect();
-            if waiting.is_empty() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{node}: bridge ports still not forwarding 5 s after up: {waiting:#?}"
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-/// A counter of `/sys/class/net/IF/statistics` in `node` (`ip netns exec` mounts the
-/// node's own sysfs).
-fn counter(lab: &TestLab, node: &str, ifname: &str, name: &str) -> u64 {
-    let path = format!("/sys/class/net/{ifname}/statistics/{name}");
-    let text = lab.ok(node, &["cat", &path]);
-    text.trim()
-        .parse()
-        .unwrap_or_else(|e| panic!("{node} {path}: {text:?}: {e}"))
-}
 
 #[test]
 fn vxlan0_carries_pings_between_the_two_machines() {
     require_root!();
     let before = root_snapshot();
     let lab = TestLab::up_file("vxlan-p2p.toml");
-    wait_forwarding(&lab, &["underlay"]);
 
     // Over the overlay, both ways.
     assert!(lab.pings("host1", "10.20.1.3"), "10.20.1.2 -> 10.20.1.3");
@@ -228,7 +108,6 @@ fn vtep_with_another_vni_drops_everything() {
     let at = text.rfind("vni = 5").expect("host2's vni");
     let text = format!("{}vni = 7{}", &text[..at], &text[at + "vni = 5".len()..]);
     let lab = TestLab::up(&text);
-    wait_forwarding(&lab, &["underlay"]);
     let link = lab.ok("host2", &["ip", "-d", "link", "show", "vxlan0"]);
     assert!(link.contains("vxlan id 7 "), "{link}");
 

@@ -120,7 +120,7 @@ fn fdb(mac: &str, dst: Option<[u8; 4]>, state: &str) -> FdbRow {
     FdbRow {
         dev: "vxlan0".into(),
         mac: mac.into(),
-        dst: dst.map(|d| IpAddr::from(d)),
+        dst: dst.map(IpAddr::from),
         vni: None,
         self_: true,
         master: None,
@@ -128,7 +128,7 @@ fn fdb(mac: &str, dst: Option<[u8; 4]>, state: &str) -> FdbRow {
     }
 }
 
-/// hostA/sandbox_2's tables: `fdb` is its FDB.
+/// The tables of `hostA/sandbox_2`, with FDB `fdb_rows`.
 fn sandbox_2(fdb_rows: Vec<FdbRow>) -> Tables {
     Tables {
         links: vec![
@@ -168,7 +168,7 @@ fn chars(m: &mut Model, s: &str) -> Vec<Cmd> {
         .collect()
 }
 
-/// The panel attached to a running docker-overlay, capturing on [`PATH`], hostA/sandbox_2
+/// The panel attached to a running docker-overlay, capturing on [`PATH`], `hostA/sandbox_2`
 /// selected with its tables dumped once.
 fn attached(color: bool) -> Model {
     let mut m = Model::new(lab(), Phase::Attached, (W, H), color);

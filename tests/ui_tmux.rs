@@ -176,10 +176,7 @@ fn fdb_deletion_shows_live_and_quit_restores_the_terminal() {
         "the deletion of {mac} was not shown as removed within 2 s"
     );
     eprintln!("FDB deletion shown as removed after {latency:?}");
-    assert!(
-        latency < Duration::from_millis(1000),
-        "too slow: {latency:?}"
-    );
+    assert!(latency < Duration::from_secs(1), "too slow: {latency:?}");
 
     keys(&session, &["q"]);
     let after = wait_for(&session, Duration::from_secs(10), |s| s.contains("TTY:"))

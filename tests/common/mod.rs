@@ -3,6 +3,8 @@
 //! namespace to prove a lab leaves it untouched.
 #![allow(dead_code, clippy::missing_panics_doc)]
 
+pub mod wire;
+
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
