@@ -22,6 +22,9 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "docker-19-overlay",
         include_str!("../labs/docker-1.9-overlay.toml"),
     ),
+    ("flannel", include_str!("../labs/flannel.toml")),
+    ("nat-basics", include_str!("../labs/nat-basics.toml")),
+    ("container-net", include_str!("../labs/container-net.toml")),
 ];
 
 /// The scenario text of built-in lab `name`.

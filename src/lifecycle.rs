@@ -141,19 +141,19 @@ pub fn recorded_ipvs_emulated(name: &str) -> bool {
 /// Checks that the kernel has IPVS if the lab needs it, and that the programs NAT rules
 /// are applied with are installed.
 fn preflight_nat(lab: &Lab) -> Result<(), UpError> {
-    if let Some(s) = lab.ipvs.iter().find(|s| !s.emulated) {
-        if !crate::ipvs::kernel_has_ipvs() {
-            return Err(UpError::Preflight(format!(
-                "this kernel has no IPVS: kernel module ip_vs is missing ({} does not exist; \
-                 `modprobe ip_vs` where modules can be loaded), and lab `{}` has IPVS service {} in {}; \
-                 bring it up with --emulate-ipvs to build its IPVS services with nftables instead; \
-                 nothing was changed",
-                crate::ipvs::PROC_DIR,
-                lab.name,
-                s,
-                s.node
-            )));
-        }
+    if let Some(s) = lab.ipvs.iter().find(|s| !s.emulated)
+        && !crate::ipvs::kernel_has_ipvs()
+    {
+        return Err(UpError::Preflight(format!(
+            "this kernel has no IPVS: kernel module ip_vs is missing ({} does not exist; \
+             `modprobe ip_vs` where modules can be loaded), and lab `{}` has IPVS service {} in {}; \
+             bring it up with --emulate-ipvs to build its IPVS services with nftables instead; \
+             nothing was changed",
+            crate::ipvs::PROC_DIR,
+            lab.name,
+            s,
+            s.node
+        )));
     }
     let nft = !lab.nat.is_empty() || !lab.services.is_empty() || lab.ipvs_emulated();
     let xt = lab.nat.iter().any(|n| n.ipvs) && !lab.ipvs_emulated();
@@ -248,7 +248,8 @@ pub fn begin(lab: &Lab, source: &str) -> Result<Building, UpError> {
         .map_err(|source| UpError::State { path: file, source })?;
     if lab.ipvs_emulated() {
         let file = dir.join(EMULATED_IPVS_FILE);
-        let text = "IPVS services of this lab are emulated with nftables (vxlab up --emulate-ipvs)\n";
+        let text =
+            "IPVS services of this lab are emulated with nftables (vxlab up --emulate-ipvs)\n";
         fs::write(&file, text).map_err(|source| UpError::State { path: file, source })?;
     }
     Ok(Building {

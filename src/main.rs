@@ -54,6 +54,9 @@ enum Command {
     Break(cmd::BreakArgs),
     /// Undo a planted fault exactly: put back what `break` removed or changed.
     Fix(cmd::FixArgs),
+    /// Read every namespace of a running lab and report what is wrong, with evidence and
+    /// the commands that fix it. Exit status 1 when something is found.
+    Doctor(cmd::DoctorArgs),
     /// Decode pcap/pcapng files and follow packets across their capture points (no root).
     Read(cmd::ReadArgs),
     /// List the built-in labs.
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Some(Command::Trace(a)) => cmd::trace(&a),
         Some(Command::Read(a)) => cmd::read(&a),
         Some(Command::Faults(a)) => cmd::faults(&a),
+        Some(Command::Doctor(a)) => cmd::doctor(&a),
         Some(Command::Break(a)) => cmd::break_fault(&a),
         Some(Command::Fix(a)) => cmd::fix_fault(&a),
         Some(Command::Labs) => cmd::labs(),

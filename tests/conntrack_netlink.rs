@@ -129,7 +129,11 @@ fn oracle(lab: &TestLab, extra: &[&str]) -> Vec<Line> {
     let mut args = vec!["conntrack", "-L", "-f", "ipv4"];
     args.extend_from_slice(extra);
     let out = lab.exec("gw", &args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| matches!(l.split_whitespace().next(), Some("tcp" | "udp" | "icmp")))
@@ -151,7 +155,10 @@ fn rows_agree_with_conntrack_tool() {
     let lab = TestLab::up(LAB);
     // Traffic through both NAT rules, plus ICMP and an unanswered UDP datagram.
     for _ in 0..3 {
-        lab.ok("outside", &["curl", "-s", "-m", "2", "http://192.168.20.1/"]);
+        lab.ok(
+            "outside",
+            &["curl", "-s", "-m", "2", "http://192.168.20.1/"],
+        );
         lab.ok("gw/c", &["curl", "-s", "-m", "2", "http://192.168.20.2/"]);
     }
     assert!(lab.pings("gw/c", "192.168.20.2"));
@@ -171,11 +178,22 @@ fn rows_agree_with_conntrack_tool() {
             .iter()
             .find(|o| key(o) == key(t))
             .unwrap_or_else(|| panic!("vxlab misses {t:?}\nvxlab: {ours:#?}"));
-        assert_eq!((&o.state, o.unreplied, o.assured, o.mark), (&t.state, t.unreplied, t.assured, t.mark), "{t:?}");
-        assert!(o.timeout.abs_diff(t.timeout) <= 2, "timeouts {o:?} vs {t:?}");
+        assert_eq!(
+            (&o.state, o.unreplied, o.assured, o.mark),
+            (&t.state, t.unreplied, t.assured, t.mark),
+            "{t:?}"
+        );
+        assert!(
+            o.timeout.abs_diff(t.timeout) <= 2,
+            "timeouts {o:?} vs {t:?}"
+        );
         ok += 1;
     }
-    assert_eq!(ours.len(), theirs.len(), "ours {ours:#?}\ntheirs {theirs:#?}");
+    assert_eq!(
+        ours.len(),
+        theirs.len(),
+        "ours {ours:#?}\ntheirs {theirs:#?}"
+    );
     // NAT flags: `conntrack -L --dst-nat` / `--src-nat` select the same TCP and UDP rows
     // (the tool infers NAT from the tuples, which for ICMP compares ids with types; vxlab
     // reports the kernel's IPS_SRC_NAT / IPS_DST_NAT bits).

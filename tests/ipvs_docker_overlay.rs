@@ -1,10 +1,10 @@
 //! The load balancer of labs/docker-overlay.toml (seed 000): a client fetches
-//! http://192.168.228.148/ and is answered by both containers in turn (the remote one
+//! `http://192.168.228.148/` and is answered by both containers in turn (the remote one
 //! across the VXLAN overlay), each seeing the SNAT source 10.0.0.2; and without
 //! `net.ipv4.vs.conntrack = 1` the lab fails as the write-up says.
 //!
 //! `kernel_*` tests need the kernel's IPVS: outside the VM they skip (saying why) when
-//! /proc/sys/net/ipv4/vs is missing; inside it (VXLAB_IN_VM=1, `tests/vm/ipvs-tests`)
+//! `/proc/sys/net/ipv4/vs` is missing; inside it (`VXLAB_IN_VM=1`, `tests/vm/ipvs-tests`)
 //! they fail instead. `emulated_*` tests run the nftables emulation everywhere.
 
 mod common;
@@ -38,7 +38,7 @@ fn text() -> String {
     .unwrap()
 }
 
-/// The lab with `net.ipv4.vs.conntrack = 0` in both sandbox_1s.
+/// The lab with `net.ipv4.vs.conntrack = 0` in both `sandbox_1`s.
 fn without_vs_conntrack() -> String {
     let t = text().replace(
         "key = \"net.ipv4.vs.conntrack\"\nvalue = 1",
@@ -56,7 +56,12 @@ fn up(source: &str, emulate: bool) -> TestLab {
     let lab = Lab::from_source(source).unwrap().emulate_ipvs();
     let lab = lab.renamed(&unique_name("ipvsem"));
     runtime()
-        .block_on(lifecycle::up(&lab, source, &mut common::kernel(), |_, _, _| {}))
+        .block_on(lifecycle::up(
+            &lab,
+            source,
+            &mut common::kernel(),
+            |_, _, _| {},
+        ))
         .unwrap_or_else(|e| panic!("up failed: {e}"));
     TestLab { lab }
 }
@@ -94,7 +99,7 @@ fn assert_balanced(lab: &TestLab, host_ip: &str, snat: &str) {
 }
 
 /// Without vs.conntrack the backends see the real client, whose replies they send to
-/// their default gateway (sandbox_2, which cannot route them): every request times out.
+/// their default gateway (`sandbox_2`, which cannot route them): every request times out.
 fn assert_replies_lost(lab: &TestLab) {
     let answers = fetch(lab, "http://192.168.228.148/", 4);
     println!("without vs.conntrack: {answers:?}");
@@ -162,7 +167,10 @@ fn kernel_ipvs_balances_both_containers_with_snat() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].reals.len(), 2);
     // The SNAT rule went through iptables, with the ipvs xt match.
-    let rules = lab.ok("hostA/sandbox_1", &["iptables", "-t", "nat", "-S", "POSTROUTING"]);
+    let rules = lab.ok(
+        "hostA/sandbox_1",
+        &["iptables", "-t", "nat", "-S", "POSTROUTING"],
+    );
     assert!(
         rules.contains("-d 10.0.0.0/24 -m ipvs --ipvs -j SNAT --to-source 10.0.0.2"),
         "{rules}"
@@ -174,7 +182,11 @@ fn kernel_ipvs_without_vs_conntrack_fails_as_the_write_up_says() {
     require_ipvs!();
     let lab = up(&without_vs_conntrack(), false);
     assert_eq!(
-        lab.ok("hostA/sandbox_1", &["sysctl", "-n", "net.ipv4.vs.conntrack"]).trim(),
+        lab.ok(
+            "hostA/sandbox_1",
+            &["sysctl", "-n", "net.ipv4.vs.conntrack"]
+        )
+        .trim(),
         "0"
     );
     assert_replies_lost(&lab);
@@ -195,9 +207,14 @@ fn without_ipvs_up_stops_before_touching_anything() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("ip_vs") && err.contains("nothing was changed"), "{err}");
     assert!(
-        err.contains(&format!("sudo vxlab up --emulate-ipvs --name {name} {path}")),
+        err.contains("ip_vs") && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "sudo vxlab up --emulate-ipvs --name {name} {path}"
+        )),
         "{err}"
     );
     assert!(lifecycle::namespaces_of(&name).is_empty());
@@ -205,7 +222,12 @@ fn without_ipvs_up_stops_before_touching_anything() {
     // The library's preflight says the same, for callers other than the CLI.
     let lab = Lab::from_source(&text()).unwrap().renamed(&name);
     let e = runtime()
-        .block_on(lifecycle::up(&lab, &text(), &mut common::kernel(), |_, _, _| {}))
+        .block_on(lifecycle::up(
+            &lab,
+            &text(),
+            &mut common::kernel(),
+            |_, _, _| {},
+        ))
         .unwrap_err();
     assert!(
         matches!(e, lifecycle::UpError::Preflight(ref m) if m.contains("ip_vs") && m.contains("--emulate-ipvs")),
@@ -227,10 +249,24 @@ fn status_shows_the_emulation_and_conntrack() {
         .output()
         .unwrap();
     let result = std::panic::catch_unwind(|| {
-        assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+        assert!(
+            up.status.success(),
+            "{:?}: {}",
+            up.status,
+            String::from_utf8_lossy(&up.stderr)
+        );
         let client = vxlab::model::netns_name(&name, "client");
         let curl = Command::new("ip")
-            .args(["netns", "exec", &client, "curl", "-s", "-m", "3", "http://192.168.228.148/"])
+            .args([
+                "netns",
+                "exec",
+                &client,
+                "curl",
+                "-s",
+                "-m",
+                "3",
+                "http://192.168.228.148/",
+            ])
             .output()
             .unwrap();
         assert!(curl.status.success());
@@ -238,12 +274,19 @@ fn status_shows_the_emulation_and_conntrack() {
             .args(["status", "--json", &name])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let lab = &v["labs"][0];
         assert_eq!(lab["ipvs_emulated"], true);
         let nodes = lab["nodes"].as_array().unwrap();
-        let sb = nodes.iter().find(|n| n["node"] == "hostA/sandbox_1").unwrap();
+        let sb = nodes
+            .iter()
+            .find(|n| n["node"] == "hostA/sandbox_1")
+            .unwrap();
         assert_eq!(sb["ipvs"][0]["emulated"], true);
         assert_eq!(sb["ipvs"][0]["scheduler"], "rr");
         assert!(nodes.iter().all(|n| n["conntrack"].is_array()));
@@ -257,7 +300,10 @@ fn status_shows_the_emulation_and_conntrack() {
         );
         let text = Command::new(exe).args(["status", &name]).output().unwrap();
         let text = String::from_utf8_lossy(&text.stdout);
-        assert!(text.contains("ipvs tcp 172.18.0.2:80 rr  [EMULATED"), "{text}");
+        assert!(
+            text.contains("ipvs tcp 172.18.0.2:80 rr  [EMULATED"),
+            "{text}"
+        );
     });
     let down = Command::new(exe).args(["down", &name]).output().unwrap();
     assert!(down.status.success());

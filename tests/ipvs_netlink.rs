@@ -103,7 +103,10 @@ fn expected(lab: &Lab) -> Vec<(String, Vec<String>)> {
                 Proto::Sctp => "SCTP",
                 _ => "TCP",
             };
-            (format!("{proto} {}:{} {}", s.addr, s.port, s.scheduler), reals)
+            (
+                format!("{proto} {}:{} {}", s.addr, s.port, s.scheduler),
+                reals,
+            )
         })
         .collect();
     out.sort();
@@ -125,8 +128,16 @@ fn ipvsadm_lists_what_vxlab_programmed() {
             .unwrap_or_else(|| panic!("{s} not read back: {rows:#?}"));
         assert_eq!(row.scheduler, s.scheduler);
         assert!(!row.emulated);
-        let mut got: Vec<_> = row.reals.iter().map(|r| (r.addr, r.port, r.forward, r.weight)).collect();
-        let mut want: Vec<_> = s.reals.iter().map(|r| (r.addr, r.port, r.forward, r.weight)).collect();
+        let mut got: Vec<_> = row
+            .reals
+            .iter()
+            .map(|r| (r.addr, r.port, r.forward, r.weight))
+            .collect();
+        let mut want: Vec<_> = s
+            .reals
+            .iter()
+            .map(|r| (r.addr, r.port, r.forward, r.weight))
+            .collect();
         got.sort();
         want.sort();
         assert_eq!(got, want);
@@ -138,8 +149,34 @@ fn vxlab_reads_what_ipvsadm_wrote() {
     require_ipvs!();
     let lab = TestLab::up("[lab]\nname = \"ipvsrd\"\n[[host]]\nname = \"lb\"\n");
     lab.ok("lb", &["ipvsadm", "-A", "-u", "10.9.9.9:53", "-s", "wlc"]);
-    lab.ok("lb", &["ipvsadm", "-a", "-u", "10.9.9.9:53", "-r", "10.9.9.10:5353", "-m", "-w", "7"]);
-    lab.ok("lb", &["ipvsadm", "-a", "-u", "10.9.9.9:53", "-r", "10.9.9.11", "-g", "-w", "2"]);
+    lab.ok(
+        "lb",
+        &[
+            "ipvsadm",
+            "-a",
+            "-u",
+            "10.9.9.9:53",
+            "-r",
+            "10.9.9.10:5353",
+            "-m",
+            "-w",
+            "7",
+        ],
+    );
+    lab.ok(
+        "lb",
+        &[
+            "ipvsadm",
+            "-a",
+            "-u",
+            "10.9.9.9:53",
+            "-r",
+            "10.9.9.11",
+            "-g",
+            "-w",
+            "2",
+        ],
+    );
     let rows = vxlab::ipvs::list(&lab.netns("lb")).unwrap();
     assert_eq!(rows.len(), 1, "{rows:#?}");
     let s = &rows[0];
@@ -196,13 +233,16 @@ fn script_prints_ipvsadm_commands() {
     let emulated = lab.emulate_ipvs();
     let s = up_script(&emulated, &plan(&emulated));
     assert!(
-        !s.lines().any(|l| l.starts_with("ip netns exec") && l.contains("ipvsadm")),
+        !s.lines()
+            .any(|l| l.starts_with("ip netns exec") && l.contains("ipvsadm")),
         "{s}"
     );
     assert!(s.contains("# EMULATED IPVS (no ip_vs in this kernel): tcp 10.1.0.1:80 rr"));
     assert!(s.contains("dnat to numgen inc mod 2 map { 0 : 10.0.0.4 . 80, 1 : 10.0.0.14 . 8080 }"));
     // wrr 3:1 repeats the first real server three times.
     assert!(s.contains("numgen inc mod 4 map { 0 : 10.0.0.5 . 53, 1 : 10.0.0.5 . 53, 2 : 10.0.0.5 . 53, 3 : 10.0.0.6 . 53 }"), "{s}");
-    assert!(s.contains("# EMULATED IPVS: droute and tunnel forwarding are emulated as masq (DNAT)"));
+    assert!(
+        s.contains("# EMULATED IPVS: droute and tunnel forwarding are emulated as masq (DNAT)")
+    );
     assert!(s.contains("has no real server with a weight above 0"));
 }

@@ -1,5 +1,5 @@
 //! labs/k8s-iptables.toml (seed 001) on the real kernel: kube-proxy's chains spread a
-//! ClusterIP and a NodePort over every endpoint (real HTTP from a client namespace, a
+//! `ClusterIP` and a `NodePort` over every endpoint (real HTTP from a client namespace, a
 //! bounded number of requests), masquerade what comes from outside the cluster, keep a
 //! pod's own address, and `vxlab script`'s iptables version does the same.
 
@@ -97,7 +97,10 @@ fn a_pod_calling_the_cluster_ip_keeps_its_address() {
     // all succeed, unmasqueraded.
     let mut seen = Vec::new();
     for _ in 0..MAX_REQUESTS {
-        let out = lab.exec("node2/pod-c", &["curl", "-s", "-m", "2", "http://10.96.0.10/"]);
+        let out = lab.exec(
+            "node2/pod-c",
+            &["curl", "-s", "-m", "2", "http://10.96.0.10/"],
+        );
         if out.status.success() {
             seen.push(String::from_utf8_lossy(&out.stdout).trim().to_string());
         }
@@ -109,10 +112,17 @@ fn a_pod_calling_the_cluster_ip_keeps_its_address() {
         }
     }
     for p in ["node1/pod-a ", "node1/pod-b "] {
-        assert!(seen.iter().any(|a| a.starts_with(p)), "{p}never answered: {seen:?}");
+        assert!(
+            seen.iter().any(|a| a.starts_with(p)),
+            "{p}never answered: {seen:?}"
+        );
     }
     for a in &seen {
-        assert_eq!(client_of(a), "10.244.2.2", "inside the cluster CIDR: no masquerade: {a}");
+        assert_eq!(
+            client_of(a),
+            "10.244.2.2",
+            "inside the cluster CIDR: no masquerade: {a}"
+        );
     }
 }
 
@@ -127,13 +137,21 @@ fn the_chains_are_kube_proxys() {
         .collect();
     for node in ["node1", "node2"] {
         let table = lab.ok(node, &["nft", "list", "table", "ip", "vxlab"]);
-        for c in ["KUBE-SERVICES", "KUBE-NODEPORTS", "KUBE-MARK-MASQ", "KUBE-POSTROUTING"]
-            .iter()
-            .copied()
-            .chain(std::iter::once(svc.as_str()))
-            .chain(seps.iter().map(String::as_str))
+        for c in [
+            "KUBE-SERVICES",
+            "KUBE-NODEPORTS",
+            "KUBE-MARK-MASQ",
+            "KUBE-POSTROUTING",
+        ]
+        .iter()
+        .copied()
+        .chain(std::iter::once(svc.as_str()))
+        .chain(seps.iter().map(String::as_str))
         {
-            assert!(table.contains(&format!("chain {c} {{")), "{node}: {c}\n{table}");
+            assert!(
+                table.contains(&format!("chain {c} {{")),
+                "{node}: {c}\n{table}"
+            );
         }
         // 1/3, then 1/2 of the rest, then the last one unconditionally.
         assert!(table.contains(&format!(
@@ -144,7 +162,10 @@ fn the_chains_are_kube_proxys() {
             "numgen random mod 2147483648 < 1073741824 jump {}",
             seps[1]
         )));
-        assert!(table.contains(&format!("\t\tjump {} comment", seps[2])), "{table}");
+        assert!(
+            table.contains(&format!("\t\tjump {} comment", seps[2])),
+            "{table}"
+        );
         assert!(table.contains("fib daddr type local jump KUBE-NODEPORTS"));
     }
     // After a request, node1's conntrack shows the DNAT and the masquerade.

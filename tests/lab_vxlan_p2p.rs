@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::BufRead;
 use std::time::Duration;
 
 use common::wire::{Capture, counter, encapsulated};

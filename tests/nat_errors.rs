@@ -44,7 +44,10 @@ fn assert_error(extra: &str, message: &str, line: usize, column: usize, text: &s
         " ".repeat(column - 1),
         "^".repeat(text.chars().count())
     );
-    assert!(out.contains(&caret), "want caret under `{text}`, got:\n{out}");
+    assert!(
+        out.contains(&caret),
+        "want caret under `{text}`, got:\n{out}"
+    );
     assert_eq!(out.matches("error:").count(), 1, "one error only:\n{out}");
 }
 
@@ -63,8 +66,13 @@ fn bad_cidr() {
 
 #[test]
 fn host_bits_in_a_negated_prefix() {
-    let out = errors(&format!("{DNAT}to = \"10.0.0.1\"\nsrc = \"!10.0.0.1/24\"\n"));
-    assert!(out.contains("error: `10.0.0.1/24` has host bits set"), "{out}");
+    let out = errors(&format!(
+        "{DNAT}to = \"10.0.0.1\"\nsrc = \"!10.0.0.1/24\"\n"
+    ));
+    assert!(
+        out.contains("error: `10.0.0.1/24` has host bits set"),
+        "{out}"
+    );
     assert!(out.contains("= help: write 10.0.0.0/24"), "{out}");
 }
 
@@ -97,7 +105,10 @@ fn unknown_interface() {
         out.starts_with("error: there is no interface `eth9` in `h`\n"),
         "{out}"
     );
-    assert!(out.contains("= help: its interfaces: lo, eth0, v0"), "{out}");
+    assert!(
+        out.contains("= help: its interfaces: lo, eth0, v0"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -175,7 +186,10 @@ fn ipvs_match_without_an_ipvs_service() {
 #[test]
 fn unknown_node() {
     let out = errors("[[nat]]\nnode = \"hostZ\"\ntype = \"masquerade\"\n");
-    assert!(out.starts_with("error: there is no node `hostZ`\n"), "{out}");
+    assert!(
+        out.starts_with("error: there is no node `hostZ`\n"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -193,21 +207,27 @@ fn services_need_kube_proxy() {
 fn bad_endpoint_and_cluster_ip() {
     let kp = "[kube_proxy]\nnodes = [\"h\"]\n";
     assert_error(
-        &format!("{kp}[[service]]\nname = \"default/web\"\ncluster_ip = \"10.96.0.10\"\nport = 80\nendpoints = [\"10.244.1.2\"]\n"),
+        &format!(
+            "{kp}[[service]]\nname = \"default/web\"\ncluster_ip = \"10.96.0.10\"\nport = 80\nendpoints = [\"10.244.1.2\"]\n"
+        ),
         "`10.244.1.2` is not an endpoint",
         6,
         14,
         "\"10.244.1.2\"",
     );
     assert_error(
-        &format!("{kp}[[service]]\nname = \"default/web\"\ncluster_ip = \"10.96.0\"\nport = 80\nendpoints = [\"10.244.1.2:80\"]\n"),
+        &format!(
+            "{kp}[[service]]\nname = \"default/web\"\ncluster_ip = \"10.96.0\"\nport = 80\nendpoints = [\"10.244.1.2:80\"]\n"
+        ),
         "`10.96.0` is not an IP address",
         4,
         14,
         "\"10.96.0\"",
     );
     assert_error(
-        &format!("{kp}[[service]]\nname = \"web\"\ncluster_ip = \"10.96.0.10\"\nport = 80\nendpoints = [\"10.244.1.2:80\"]\n"),
+        &format!(
+            "{kp}[[service]]\nname = \"web\"\ncluster_ip = \"10.96.0.10\"\nport = 80\nendpoints = [\"10.244.1.2:80\"]\n"
+        ),
         "`web` is not a valid service name: write it NAMESPACE/NAME, e.g. default/web",
         3,
         8,
@@ -233,14 +253,18 @@ fn ipvs_mistakes() {
         "\"172.18.0.2\"",
     );
     assert_error(
-        &format!("{svc}service = \"172.18.0.2:80\"\nreal = [{{ address = \"10.0.0.4\", forward = \"nat44\" }}]\n"),
+        &format!(
+            "{svc}service = \"172.18.0.2:80\"\nreal = [{{ address = \"10.0.0.4\", forward = \"nat44\" }}]\n"
+        ),
         "`nat44` is not an IPVS forwarding method",
         3,
         43,
         "\"nat44\"",
     );
     assert_error(
-        &format!("{svc}service = \"172.18.0.2:80\"\nreal = [{{ address = \"10.0.0.4:8080\", forward = \"droute\" }}]\n"),
+        &format!(
+            "{svc}service = \"172.18.0.2:80\"\nreal = [{{ address = \"10.0.0.4:8080\", forward = \"droute\" }}]\n"
+        ),
         "droute forwarding cannot change the port (80 to 8080)",
         3,
         21,

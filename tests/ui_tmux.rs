@@ -1,6 +1,7 @@
 //! End to end: the real `vxlab ui` in tmux, attached to a docker-overlay brought up under a
-//! unique name. An FDB entry deleted from outside (`bridge fdb del`) must show, marked
-//! removed, on the captured screen within a fraction of a second; `q` must restore the
+//! unique name. A ping from a node is followed hop by hop; an FDB entry deleted from
+//! outside (`bridge fdb del`) must show, marked removed, on the captured screen within a
+//! fraction of a second; `q` must restore the
 //! terminal and leave the attached lab up (the test removes it). Needs root and tmux;
 //! skips with a printed reason otherwise.
 
@@ -62,7 +63,7 @@ fn keys(session: &str, keys: &[&str]) {
 }
 
 #[test]
-fn fdb_deletion_shows_live_and_quit_restores_the_terminal() {
+fn ping_walk_and_fdb_deletion_show_live_and_quit_restores_the_terminal() {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("skipped: needs root to create network namespaces");
         return;
@@ -125,8 +126,25 @@ fn fdb_deletion_shows_live_and_quit_restores_the_terminal() {
         "panel on the alternate screen"
     );
 
-    // The FDB tab of hostA/sandbox_2, scrolled to its end, where vxlan0's entries are.
-    keys(&session, &["5", "Tab", "End"]);
+    // A ping from hostA/container (the node below), followed hop by hop.
+    keys(&session, &["Down", "p"]);
+    keys(&session, &["10.0.0.14", "Enter"]);
+    let walked = wait_for(&session, Duration::from_secs(10), |s| {
+        s.contains("ping 10.0.0.14 from hostA/container: reply received")
+            && s.contains("delivered to hostB/container (10.0.0.14)")
+    });
+    assert!(walked.is_some(), "the ping's journey was not shown");
+    keys(&session, &["n", "n", "n"]);
+    let hop = wait_for(&session, Duration::from_secs(2), |s| {
+        s.lines().any(|l| l.contains("◆hostA "))
+    });
+    assert!(
+        hop.is_some(),
+        "the 4th hop (hostA:eth0) is not marked on the topology"
+    );
+
+    // Back to hostA/sandbox_2: its FDB tab, scrolled to the end, where vxlan0's entries are.
+    keys(&session, &["Tab", "Up", "5", "Tab", "End"]);
     let ns = format!("vx.{lab}.hostA.sandbox_2");
     let fdb = run(
         "ip",

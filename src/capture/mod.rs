@@ -9,9 +9,9 @@ mod points;
 
 pub use points::{lab_points, node_of_netns};
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -99,7 +99,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Self { snaplen: 512, buffer: 4 << 20, filter: None }
+        Self {
+            snaplen: 512,
+            buffer: 4 << 20,
+            filter: None,
+        }
     }
 }
 
@@ -112,6 +116,7 @@ pub struct Capture {
     frames: Receiver<Frame>,
     /// Points that failed to open, with the reason.
     pub failed: Vec<(usize, String)>,
+    live: Arc<Vec<Mutex<PointStats>>>,
 }
 
 impl Capture {
@@ -119,13 +124,24 @@ impl Capture {
     /// failed), so nothing sent afterwards is missed.
     pub fn start(points: Vec<Point>, opts: &Options) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
+        let live: Arc<Vec<Mutex<PointStats>>> =
+            Arc::new(points.iter().map(|_| Mutex::default()).collect());
         let (tx, frames) = mpsc::channel();
         let (ready_tx, ready_rx) = mpsc::channel::<(usize, Result<(), String>)>();
         let mut threads = Vec::new();
         let mut failed = Vec::new();
         for (i, p) in points.iter().enumerate() {
-            let (p2, tx, ready, stop, opts) = (p.clone(), tx.clone(), ready_tx.clone(), stop.clone(), opts.clone());
-            match netns::spawn_in(&p.netns, move || Ok(run_point(i, &p2, &opts, &tx, &ready, &stop))) {
+            let (p2, tx, ready, stop, opts) = (
+                p.clone(),
+                tx.clone(),
+                ready_tx.clone(),
+                stop.clone(),
+                opts.clone(),
+            );
+            let live = live.clone();
+            match netns::spawn_in(&p.netns, move || {
+                Ok(run_point(i, &p2, &opts, &tx, &ready, &stop, &live[i]))
+            }) {
                 Ok(t) => threads.push((i, t)),
                 Err(e) => failed.push((i, e.to_string())),
             }
@@ -138,7 +154,23 @@ impl Capture {
                 Err(_) => break,
             }
         }
-        Self { points, stop, threads, frames, failed }
+        Self {
+            points,
+            stop,
+            threads,
+            frames,
+            failed,
+            live,
+        }
+    }
+
+    /// Each point's counters as of the last half second, while capturing: drops show up
+    /// while they happen, not only at the end.
+    pub fn stats(&self) -> Vec<PointStats> {
+        self.live
+            .iter()
+            .map(|m| m.lock().map(|s| s.clone()).unwrap_or_default())
+            .collect()
     }
 
     /// Frames captured so far, without waiting.
@@ -177,6 +209,7 @@ fn run_point(
     tx: &Sender<Frame>,
     ready: &Sender<(usize, Result<(), String>)>,
     stop: &AtomicBool,
+    live: &Mutex<PointStats>,
 ) -> PointStats {
     let mut stats = PointStats::default();
     let opened = pcap::Capture::from_device(p.iface.as_str())
@@ -201,7 +234,7 @@ fn run_point(
             }
             Ok(c)
         });
-    let mut cap = match opened {
+    let cap = match opened.and_then(pcap::Capture::setnonblock) {
         Ok(c) => {
             let _ = ready.send((i, Ok(())));
             c
@@ -213,28 +246,69 @@ fn run_point(
             return stats;
         }
     };
+    pump(i, p, cap, tx, stop, live, stats)
+}
+
+/// Moves frames from one handle to the channel until `stop`, waiting on the handle's file
+/// descriptor with a timeout (libpcap's own timeout is not honoured in immediate mode, so
+/// a quiet interface would otherwise never notice `stop`). Publishes counters to `live`
+/// twice a second.
+fn pump(
+    i: usize,
+    p: &Point,
+    mut cap: pcap::Capture<pcap::Active>,
+    tx: &Sender<Frame>,
+    stop: &AtomicBool,
+    live: &Mutex<PointStats>,
+    mut stats: PointStats,
+) -> PointStats {
+    use std::os::fd::AsFd;
+    let mut published = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
         match cap.next_packet() {
             Ok(pkt) => {
                 let ts = pkt.header.ts;
-                let ts_ns = u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(ts.tv_usec).unwrap_or(0);
+                let ts_ns = u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000
+                    + u64::try_from(ts.tv_usec).unwrap_or(0);
                 stats.captured += 1;
-                let frame = Frame { point: i, ts_ns, len: pkt.header.len, data: pkt.data.to_vec() };
+                let frame = Frame {
+                    point: i,
+                    ts_ns,
+                    len: pkt.header.len,
+                    data: pkt.data.to_vec(),
+                };
                 if tx.send(frame).is_err() {
                     break;
                 }
+                continue;
             }
-            Err(pcap::Error::TimeoutExpired) => {}
+            Err(pcap::Error::TimeoutExpired | pcap::Error::NoMorePackets) => {}
             Err(e) => {
                 stats.error = Some(format!("{p}: {e}"));
                 break;
             }
         }
+        let mut fds = [nix::poll::PollFd::new(
+            cap.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(50u16));
+        if published.elapsed() > Duration::from_millis(500) {
+            read_counters(&mut cap, &mut stats);
+            if let Ok(mut slot) = live.lock() {
+                slot.clone_from(&stats);
+            }
+            published = std::time::Instant::now();
+        }
     }
+    read_counters(&mut cap, &mut stats);
+    stats
+}
+
+fn read_counters(cap: &mut pcap::Capture<pcap::Active>, stats: &mut PointStats) {
     if let Ok(s) = cap.stats() {
         stats.received = s.received;
         stats.dropped = s.dropped;
         stats.if_dropped = s.if_dropped;
     }
-    stats
 }

@@ -10,7 +10,9 @@ use crate::model::netns_prefix;
 
 /// The node id of namespace `ns` of lab `lab` (`vx.LAB.hostA.container` → `hostA/container`).
 pub fn node_of_netns(lab: &str, ns: &str) -> String {
-    ns.strip_prefix(&netns_prefix(lab)).unwrap_or(ns).replacen('.', "/", 1)
+    ns.strip_prefix(&netns_prefix(lab))
+        .unwrap_or(ns)
+        .replacen('.', "/", 1)
 }
 
 /// Every interface (except `lo`) of every namespace of running lab `lab`, as capture
@@ -20,7 +22,13 @@ pub async fn lab_points(lab: &str) -> std::io::Result<Vec<Point>> {
     let mut points = Vec::new();
     for ns in namespaces_of(lab) {
         let handle = connect(&ns)?;
-        let links: Vec<_> = handle.link().get().execute().try_collect().await.map_err(std::io::Error::other)?;
+        let links: Vec<_> = handle
+            .link()
+            .get()
+            .execute()
+            .try_collect()
+            .await
+            .map_err(std::io::Error::other)?;
         for l in links {
             let Some(name) = l.attributes.iter().find_map(|a| match a {
                 LinkAttribute::IfName(n) => Some(n.clone()),
@@ -32,7 +40,12 @@ pub async fn lab_points(lab: &str) -> std::io::Result<Vec<Point>> {
                 continue;
             }
             for dir in [Dir::In, Dir::Out] {
-                points.push(Point { node: node_of_netns(lab, &ns), netns: ns.clone(), iface: name.clone(), dir });
+                points.push(Point {
+                    node: node_of_netns(lab, &ns),
+                    netns: ns.clone(),
+                    iface: name.clone(),
+                    dir,
+                });
             }
         }
     }

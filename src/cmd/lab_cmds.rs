@@ -33,7 +33,7 @@ pub struct UpArgs {
     #[arg(short, long)]
     quiet: bool,
     /// Build the lab's IPVS services with an nftables emulation instead of the kernel's
-    /// IPVS (for kernels without ip_vs); `status` and `script` mark them emulated.
+    /// IPVS (for kernels without `ip_vs`); `status` and `script` mark them emulated.
     #[arg(long)]
     emulate_ipvs: bool,
 }
@@ -91,6 +91,7 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// `vxlab lint`
 pub fn lint(a: &LintArgs) -> Result<ExitCode> {
+    use std::fmt::Write as _;
     let mut failed = 0;
     for f in &a.files {
         match load(f) {
@@ -104,7 +105,7 @@ pub fn lint(a: &LintArgs) -> Result<ExitCode> {
                 ] {
                     if n > 0 {
                         let s = if n == 1 { "" } else { "s" };
-                        extra += &format!(", {n} {what}{s}");
+                        let _ = write!(extra, ", {n} {what}{s}");
                     }
                 }
                 println!(
@@ -142,7 +143,12 @@ pub fn up(a: &UpArgs) -> Result<ExitCode> {
     if a.emulate_ipvs {
         l.lab = l.lab.emulate_ipvs();
     } else if l.lab.needs_kernel_ipvs() && !vxlab::ipvs::kernel_has_ipvs() {
-        let s = l.lab.ipvs.iter().find(|s| !s.emulated).map(ToString::to_string);
+        let s = l
+            .lab
+            .ipvs
+            .iter()
+            .find(|s| !s.emulated)
+            .map(ToString::to_string);
         bail!(
             "this kernel has no IPVS (kernel module ip_vs is missing: {} does not exist), and lab \
              `{}` has IPVS service {}; nothing was changed.\n  Build it with an nftables emulation \

@@ -3,6 +3,7 @@
 
 mod agent;
 mod bench;
+mod doctor;
 mod faults;
 mod lab_cmds;
 mod load;
@@ -13,6 +14,7 @@ mod ui;
 
 pub use agent::{AgentArgs, agent};
 pub use bench::{BenchArgs, bench};
+pub use doctor::{DoctorArgs, doctor};
 pub use faults::{BreakArgs, FaultsArgs, FixArgs, break_fault, faults, fix_fault};
 pub use lab_cmds::{
     DownArgs, ExecArgs, LintArgs, ScriptArgs, ServeHttpArgs, UpArgs, down, exec, gc, labs,

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
-use vxlab::kernel::connect;
-use vxlab::lifecycle;
 use vxlab::conntrack::CtRow;
 use vxlab::ipvs::ServiceRow;
+use vxlab::kernel::connect;
+use vxlab::lifecycle;
 use vxlab::model::Lab;
 use vxlab::observe::{Tables, dump};
 
@@ -251,32 +251,32 @@ fn print_ipvs(v: &ServiceRow) {
 
 /// A conntrack entry, as `conntrack -L` prints it (plus its NAT flags).
 fn ct_line(c: &CtRow) -> String {
-    let tuple = |t: &vxlab::conntrack::Tuple| {
-        let mut s = format!("src={} dst={}", t.src, t.dst);
+    use std::fmt::Write as _;
+    let tuple = |s: &mut String, t: &vxlab::conntrack::Tuple| {
+        let _ = write!(s, " src={} dst={}", t.src, t.dst);
         if let (Some(sp), Some(dp)) = (t.sport, t.dport) {
-            s += &format!(" sport={sp} dport={dp}");
+            let _ = write!(s, " sport={sp} dport={dp}");
         }
         if let (Some(ty), Some(code)) = (t.icmp_type, t.icmp_code) {
-            s += &format!(" type={ty} code={code} id={}", t.icmp_id.unwrap_or(0));
+            let _ = write!(s, " type={ty} code={code} id={}", t.icmp_id.unwrap_or(0));
         }
-        s
     };
     let mut s = format!("{} {}", c.proto, c.proto_num);
     if let Some(t) = c.timeout {
-        s += &format!(" {t}");
+        let _ = write!(s, " {t}");
     }
     if let Some(st) = &c.state {
-        s += &format!(" {st}");
+        let _ = write!(s, " {st}");
     }
-    s += &format!(" {}", tuple(&c.original));
+    tuple(&mut s, &c.original);
     if !c.status.contains(&"SEEN_REPLY") {
         s += " [UNREPLIED]";
     }
-    s += &format!(" {}", tuple(&c.reply));
+    tuple(&mut s, &c.reply);
     if c.status.contains(&"ASSURED") {
         s += " [ASSURED]";
     }
-    s += &format!(" mark={}", c.mark);
+    let _ = write!(s, " mark={}", c.mark);
     if c.dst_nat {
         s += " [DNAT]";
     }

@@ -98,7 +98,10 @@ pub fn ui(a: &UiArgs) -> Result<ExitCode> {
     if let Some(n) = &a.node {
         let Some(i) = model.topo.index(n) else {
             let nodes: Vec<&str> = model.topo.nodes.iter().map(|n| n.id.as_str()).collect();
-            bail!("lab `{name}` has no node `{n}`; its nodes: {}", nodes.join(", "));
+            bail!(
+                "lab `{name}` has no node `{n}`; its nodes: {}",
+                nodes.join(", ")
+            );
         };
         model.selected = i;
     }
@@ -140,7 +143,10 @@ fn capture_summary(r: &CaptureReport) {
     );
     for (p, s) in r.points.iter().zip(&r.stats) {
         if s.dropped + s.if_dropped > 0 {
-            eprintln!("  {p}: {} dropped by libpcap, {} by the interface", s.dropped, s.if_dropped);
+            eprintln!(
+                "  {p}: {} dropped by libpcap, {} by the interface",
+                s.dropped, s.if_dropped
+            );
         }
     }
 }
@@ -150,7 +156,10 @@ fn finish(a: &UiArgs, name: &str, phase: &Phase) -> Result<ExitCode> {
     let mut err = std::io::stderr().lock();
     match phase {
         Phase::Attached => {
-            let _ = writeln!(err, "lab `{name}` left up (it was up when the panel opened)");
+            let _ = writeln!(
+                err,
+                "lab `{name}` left up (it was up when the panel opened)"
+            );
             return Ok(ExitCode::SUCCESS);
         }
         Phase::Failed(e) => {
@@ -158,7 +167,10 @@ fn finish(a: &UiArgs, name: &str, phase: &Phase) -> Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
         Phase::Built if a.keep => {
-            let _ = writeln!(err, "lab `{name}` left up (--keep); remove it with `vxlab down {name}`");
+            let _ = writeln!(
+                err,
+                "lab `{name}` left up (--keep); remove it with `vxlab down {name}`"
+            );
             return Ok(ExitCode::SUCCESS);
         }
         Phase::Building(b) => {
@@ -182,5 +194,9 @@ fn finish(a: &UiArgs, name: &str, phase: &Phase) -> Result<ExitCode> {
     for e in &t.errors {
         let _ = writeln!(err, "vxlab: {e}");
     }
-    Ok(if t.errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if t.errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

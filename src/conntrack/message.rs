@@ -100,7 +100,9 @@ impl NetlinkDeserializable for NfMessage {
 
     fn deserialize(header: &NetlinkHeader, payload: &[u8]) -> Result<Self, DecodeError> {
         if payload.len() < 4 {
-            return Err(DecodeError::from("nfnetlink message shorter than its header"));
+            return Err(DecodeError::from(
+                "nfnetlink message shorter than its header",
+            ));
         }
         Ok(Self {
             msg_type: header.message_type,
@@ -150,7 +152,9 @@ fn find(attrs: &[Attr], kind: u16) -> Option<&Attr> {
 
 fn ip(a: &Attr) -> Option<IpAddr> {
     match a.data.len() {
-        4 => Some(IpAddr::V4(Ipv4Addr::new(a.data[0], a.data[1], a.data[2], a.data[3]))),
+        4 => Some(IpAddr::V4(Ipv4Addr::new(
+            a.data[0], a.data[1], a.data[2], a.data[3],
+        ))),
         16 => {
             let mut b = [0u8; 16];
             b.copy_from_slice(&a.data);
@@ -161,7 +165,9 @@ fn ip(a: &Attr) -> Option<IpAddr> {
 }
 
 fn be<T: TryFrom<u64>>(attrs: &[Attr], kind: u16) -> Option<T> {
-    find(attrs, kind)?.be_uint().and_then(|v| T::try_from(v).ok())
+    find(attrs, kind)?
+        .be_uint()
+        .and_then(|v| T::try_from(v).ok())
 }
 
 /// Parses a `CTA_TUPLE_*` attribute's children.
@@ -250,7 +256,10 @@ mod tests {
             &[
                 Attr::nest(
                     cta::TUPLE_IP,
-                    &[Attr::bytes(cta::IP_V4_SRC, src), Attr::bytes(cta::IP_V4_DST, dst)],
+                    &[
+                        Attr::bytes(cta::IP_V4_SRC, src),
+                        Attr::bytes(cta::IP_V4_DST, dst),
+                    ],
                 ),
                 Attr::nest(
                     cta::TUPLE_PROTO,
@@ -273,13 +282,28 @@ mod tests {
             version: 0,
             res_id: 0,
             attrs: vec![
-                tuple_attr(cta::TUPLE_ORIG, [192, 168, 228, 150], [192, 168, 228, 148], 40000, 80),
-                tuple_attr(cta::TUPLE_REPLY, [172, 18, 0, 2], [192, 168, 228, 150], 80, 40000),
+                tuple_attr(
+                    cta::TUPLE_ORIG,
+                    [192, 168, 228, 150],
+                    [192, 168, 228, 148],
+                    40000,
+                    80,
+                ),
+                tuple_attr(
+                    cta::TUPLE_REPLY,
+                    [172, 18, 0, 2],
+                    [192, 168, 228, 150],
+                    80,
+                    40000,
+                ),
                 Attr::bytes(cta::STATUS, 0x1aeu32.to_be_bytes()),
                 Attr::bytes(cta::TIMEOUT, 118u32.to_be_bytes()),
                 Attr::nest(
                     cta::PROTOINFO,
-                    &[Attr::nest(cta::PROTOINFO_TCP, &[Attr::bytes(cta::PROTOINFO_STATE, [7])])],
+                    &[Attr::nest(
+                        cta::PROTOINFO_TCP,
+                        &[Attr::bytes(cta::PROTOINFO_STATE, [7])],
+                    )],
                 ),
             ],
         };
@@ -290,7 +314,10 @@ mod tests {
         let c = conn(&NfMessage::deserialize(&hdr, &b).unwrap()).unwrap();
         assert_eq!(c.original.dst, IpAddr::from([192, 168, 228, 148]));
         assert_eq!(c.reply.src, IpAddr::from([172, 18, 0, 2]));
-        assert_eq!((c.original.sport, c.reply.dport), (Some(40000), Some(40000)));
+        assert_eq!(
+            (c.original.sport, c.reply.dport),
+            (Some(40000), Some(40000))
+        );
         assert_eq!(c.state, Some(7));
         assert_eq!(c.timeout, Some(118));
         assert_eq!(c.status & 0x20, 0x20, "DST_NAT");

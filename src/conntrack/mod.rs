@@ -19,7 +19,7 @@ use crate::netns;
 pub struct ConntrackError {
     /// Namespace.
     pub netns: String,
-    /// Cause (e.g. nfnetlink_conntrack missing).
+    /// Cause (e.g. `nfnetlink_conntrack` missing).
     pub source: io::Error,
 }
 
@@ -177,9 +177,11 @@ impl From<message::RawConn> for CtRow {
             proto_num: n,
             original: c.original.into(),
             reply: c.reply.into(),
-            state: c
-                .state
-                .map(|s| states.get(usize::from(s)).map_or_else(|| s.to_string(), |x| (*x).to_string())),
+            state: c.state.map(|s| {
+                states
+                    .get(usize::from(s))
+                    .map_or_else(|| s.to_string(), |x| (*x).to_string())
+            }),
             status: STATUS_BITS
                 .iter()
                 .enumerate()

@@ -159,6 +159,12 @@ fn neigh_dst(m: &NeighbourMessage) -> Option<IpAddr> {
     m.attributes.iter().find_map(|a| match a {
         NeighbourAttribute::Destination(NeighbourAddress::Inet(v)) => Some(IpAddr::V4(*v)),
         NeighbourAttribute::Destination(NeighbourAddress::Inet6(v)) => Some(IpAddr::V6(*v)),
+        // Bridge-family (FDB) messages carry NDA_DST as raw bytes.
+        NeighbourAttribute::Destination(NeighbourAddress::Other(b)) => match b.len() {
+            4 => <[u8; 4]>::try_from(b.as_slice()).ok().map(IpAddr::from),
+            16 => <[u8; 16]>::try_from(b.as_slice()).ok().map(IpAddr::from),
+            _ => None,
+        },
         _ => None,
     })
 }
@@ -219,7 +225,8 @@ async fn fdb_changes(
         let where_ = if self_ { "self" } else { "master" };
         let dst_txt = dst.map(|d| format!(" dst {d}")).unwrap_or_default();
         let cmd = format!("bridge -n {netns} fdb del {mac} dev {}{dst_txt} {where_}", dev.name);
-        if matches!(m.header.state, NeighbourState::Permanent | NeighbourState::Noarp) {
+        // VXLAN devices report static entries as PERMANENT|NOARP: test the bits.
+        if u16::from(m.header.state) & 0xc0 != 0 {
             undo.push(Undo::AddFdb {
                 netns: netns.to_string(),
                 dev: dev.name.clone(),

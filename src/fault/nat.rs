@@ -62,7 +62,7 @@ impl SavedRule {
     pub fn restore(&self) -> Result<(), NatError> {
         match &self.iptables {
             Some(args) => nat::apply::iptables(&self.netns, args),
-            None => nat::apply::nft(&self.netns, vec![self.restore_json()]),
+            None => nat::apply::nft(&self.netns, &[self.restore_json()]),
         }
     }
 }
@@ -146,7 +146,7 @@ pub fn delete(saved: &SavedRule, handle: u64) -> Result<(), NatError> {
     let cmd = json!({ "delete": { "rule": {
         "family": saved.family, "table": saved.table, "chain": saved.chain, "handle": handle
     } } });
-    nat::apply::nft(&saved.netns, vec![cmd])
+    nat::apply::nft(&saved.netns, &[cmd])
 }
 
 /// The command that deletes it, for the record.

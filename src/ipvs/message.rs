@@ -119,7 +119,9 @@ impl NetlinkDeserializable for GenlMessage {
 
     fn deserialize(header: &NetlinkHeader, payload: &[u8]) -> Result<Self, DecodeError> {
         if payload.len() < 4 {
-            return Err(DecodeError::from("generic netlink message shorter than its header"));
+            return Err(DecodeError::from(
+                "generic netlink message shorter than its header",
+            ));
         }
         Ok(Self {
             family: header.message_type,
@@ -290,7 +292,10 @@ pub fn parse_service(m: &GenlMessage) -> Option<(Virtual, String)> {
         addr: addr(&a, svc::ADDR)?,
         port: port(&a, svc::PORT)?,
     };
-    Some((v, get(&a, svc::SCHED_NAME).map(Attr::text).unwrap_or_default()))
+    Some((
+        v,
+        get(&a, svc::SCHED_NAME).map(Attr::text).unwrap_or_default(),
+    ))
 }
 
 /// A real server of a `GET_DEST` answer, with its active and inactive connections.

@@ -31,10 +31,10 @@ pub enum KernelError {
         dev: String,
     },
     /// Applying NAT rules (nft, iptables) failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Nat(#[from] crate::nat::NatError),
     /// Programming IPVS failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Ipvs(#[from] crate::ipvs::IpvsError),
     /// Injected by [`FailAt`] (the `VXLAB_FAIL_AT_STEP` test hook).
     #[error("failure injected at this step (test hook)")]

@@ -269,7 +269,7 @@ impl Netlink {
             Op::AddNatChain { chain, .. } => {
                 crate::nat::apply::nft(
                     &ns,
-                    vec![
+                    &[
                         crate::nat::rule::table_json(),
                         crate::nat::rule::user_chain_json(chain),
                     ],
@@ -277,7 +277,7 @@ impl Netlink {
             }
             Op::AddNatRule { rule, insert, .. } => match rule.iptables(*insert) {
                 Some(args) if rule.needs_xt() => crate::nat::apply::iptables(&ns, &args)?,
-                _ => crate::nat::apply::nft(&ns, rule.json())?,
+                _ => crate::nat::apply::nft(&ns, &rule.json())?,
             },
             Op::AddIpvsService {
                 proto,

@@ -14,7 +14,7 @@ use super::nat::Proto;
 pub struct KubeProxy {
     /// Nodes that get the KUBE-* chains, in order.
     pub nodes: Vec<String>,
-    /// The pods' network (`--cluster-cidr`): traffic to a ClusterIP from outside it is
+    /// The pods' network (`--cluster-cidr`): traffic to a `ClusterIP` from outside it is
     /// masqueraded.
     pub cluster_cidr: Option<Ipv4Net>,
 }
@@ -27,13 +27,13 @@ pub struct Service {
     pub name: String,
     /// The port's name, if the service names its ports.
     pub port_name: Option<String>,
-    /// The ClusterIP.
+    /// The `ClusterIP`.
     pub cluster_ip: Ipv4Addr,
     /// The service port.
     pub port: u16,
     /// Protocol.
     pub proto: Proto,
-    /// NodePort, if the service has one.
+    /// `NodePort`, if the service has one.
     pub node_port: Option<u16>,
     /// Endpoints (pod address and target port), in order.
     pub endpoints: Vec<SocketAddrV4>,

@@ -15,8 +15,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::Serialize;
 
-pub use fault::{Fault, FaultAction};
 pub use balance::{Forward, IpvsReal, IpvsService, KubeProxy, SCHEDULERS, Service};
+pub use fault::{Fault, FaultAction};
 pub use names::{IfRef, Mac, netns_name, netns_prefix};
 pub use nat::{AddrMatch, Hook, IfMatch, NatKind, NatRule, NatTo, Proto};
 

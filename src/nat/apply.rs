@@ -64,10 +64,13 @@ fn run(ns: &str, program: &'static str, args: Vec<String>, stdin: String) -> Res
     }
 }
 
-/// Runs nft JSON commands (`[{"add": …}, …]`) in namespace `ns`, as one transaction.
-pub fn nft(ns: &str, commands: Vec<Value>) -> Result<(), NatError> {
+/// Runs nft JSON commands (`[{"add": …}, …]`) in namespace `ns`, as one transaction:
+/// `nft -j -f -`, reading stdin through `/proc/self/fd/0` (nft opens `-` as
+/// `/dev/stdin`, which minimal systems such as the test VM lack).
+pub fn nft(ns: &str, commands: &[Value]) -> Result<(), NatError> {
     let doc = json!({ "nftables": commands }).to_string();
-    run(ns, "nft", vec!["-j".into(), "-f".into(), "-".into()], doc)
+    let args = ["-j", "-f", "/proc/self/fd/0"].map(String::from).to_vec();
+    run(ns, "nft", args, doc)
 }
 
 /// Runs `iptables -w ARGS` in namespace `ns` (whichever backend the system's `iptables`

@@ -7,7 +7,7 @@
 //! --ipvs` NAT rule becomes `ct status dnat ct mark & MARK == MARK`.
 //!
 //! How it differs from the kernel's IPVS:
-//! - IPVS takes packets for the virtual address in LOCAL_IN; the emulation DNATs them in
+//! - IPVS takes packets for the virtual address in `LOCAL_IN`; the emulation DNATs them in
 //!   PREROUTING, so they are routed: the node needs `net.ipv4.ip_forward = 1` (the plan
 //!   sets it, and says so).
 //! - Every emulated connection goes through conntrack, whatever `net.ipv4.vs.conntrack`

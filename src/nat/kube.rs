@@ -15,9 +15,9 @@ use super::hash::{endpoint_chain, service_chain};
 use super::rule::{Chain, MASQ_MARK, Match, Rule, Target};
 use crate::model::{Hook, KubeProxy, Service};
 
-/// `KUBE-SERVICES`: every ClusterIP, then NodePorts.
+/// `KUBE-SERVICES`: every `ClusterIP`, then the `NodePort`s.
 pub const SERVICES: &str = "KUBE-SERVICES";
-/// `KUBE-NODEPORTS`: traffic to a NodePort of this node.
+/// `KUBE-NODEPORTS`: traffic to a `NodePort` of this node.
 pub const NODEPORTS: &str = "KUBE-NODEPORTS";
 /// `KUBE-POSTROUTING`: masquerades marked connections.
 pub const POSTROUTING: &str = "KUBE-POSTROUTING";

@@ -108,8 +108,9 @@ pub enum Match {
     /// Packet of an IPVS connection (`-m ipvs --ipvs`): only the kernel's xt match can say
     /// this, so such rules are applied with iptables (nft compat), not nft.
     Ipvs,
-    /// The IPVS emulation's stand-in for [`Match::Ipvs`]: a connection the emulation
-    /// DNATed (`ct status dnat` and [`IPVS_CT_MARK`] in the conntrack mark).
+    /// The IPVS emulation's stand-in for [`Match::Ipvs`]: a connection whose destination
+    /// the emulation rewrote (`ct status dnat`, and [`IPVS_CT_MARK`] in the conntrack
+    /// mark).
     IpvsEmulated,
 }
 
@@ -194,7 +195,7 @@ pub struct Rule {
     pub emulated: bool,
 }
 
-fn net_text(net: &Ipv4Net) -> String {
+fn net_text(net: Ipv4Net) -> String {
     if net.prefix_len() == 32 {
         net.addr().to_string()
     } else {
@@ -247,8 +248,8 @@ impl Rule {
         // Basic matches first, as iptables-save orders them.
         for m in &self.matches {
             match m {
-                Match::Saddr { net, negated } => words(&mut w, *negated, "-s", net_text(net)),
-                Match::Daddr { net, negated } => words(&mut w, *negated, "-d", net_text(net)),
+                Match::Saddr { net, negated } => words(&mut w, *negated, "-s", net_text(*net)),
+                Match::Daddr { net, negated } => words(&mut w, *negated, "-d", net_text(*net)),
                 Match::Iif { name, negated } => words(&mut w, *negated, "-i", name.clone()),
                 Match::Oif { name, negated } => words(&mut w, *negated, "-o", name.clone()),
                 Match::Proto(p) => words(&mut w, false, "-p", p.name().into()),
@@ -273,12 +274,25 @@ impl Rule {
                 }
                 Match::Random { threshold } => {
                     let p = f64::from(*threshold) / f64::from(1u32 << 31);
-                    w.extend(["-m", "statistic", "--mode", "random", "--probability"].map(String::from));
+                    w.extend(
+                        ["-m", "statistic", "--mode", "random", "--probability"].map(String::from),
+                    );
                     w.push(format!("{p:.11}"));
                 }
                 Match::Ipvs => w.extend(["-m", "ipvs", "--ipvs"].map(String::from)),
                 Match::IpvsEmulated => {
-                    w.extend(["-m", "conntrack", "--ctstate", "DNAT", "-m", "connmark", "--mark"].map(String::from));
+                    w.extend(
+                        [
+                            "-m",
+                            "conntrack",
+                            "--ctstate",
+                            "DNAT",
+                            "-m",
+                            "connmark",
+                            "--mark",
+                        ]
+                        .map(String::from),
+                    );
                     w.push(format!("{IPVS_CT_MARK:#x}/{IPVS_CT_MARK:#x}"));
                 }
                 _ => {}
@@ -287,7 +301,11 @@ impl Rule {
         w.push("-j".into());
         match &self.target {
             Target::Dnat { addr, port } => {
-                w.extend(["DNAT".into(), "--to-destination".into(), to_text(*addr, *port)]);
+                w.extend([
+                    "DNAT".into(),
+                    "--to-destination".into(),
+                    to_text(*addr, *port),
+                ]);
             }
             Target::Snat { addr, port } => {
                 w.extend(["SNAT".into(), "--to-source".into(), to_text(*addr, *port)]);
@@ -317,13 +335,17 @@ impl Rule {
         for m in &self.matches {
             let _ = match m {
                 Match::Saddr { net, negated } => {
-                    write!(s, "ip saddr {}{} ", op(*negated), net_text(net))
+                    write!(s, "ip saddr {}{} ", op(*negated), net_text(*net))
                 }
                 Match::Daddr { net, negated } => {
-                    write!(s, "ip daddr {}{} ", op(*negated), net_text(net))
+                    write!(s, "ip daddr {}{} ", op(*negated), net_text(*net))
                 }
                 Match::Proto(p) => {
-                    if self.matches.iter().any(|x| matches!(x, Match::Dport(q, _) if q == p)) {
+                    if self
+                        .matches
+                        .iter()
+                        .any(|x| matches!(x, Match::Dport(q, _) if q == p))
+                    {
                         continue;
                     }
                     write!(s, "meta l4proto {p} ")
@@ -438,10 +460,14 @@ pub fn user_chain_json(name: &str) -> Value {
 }
 
 fn cmp(left: Value, negated: bool, right: Value) -> Value {
-    json!({ "match": { "op": if negated { "!=" } else { "==" }, "left": left, "right": right } })
+    let mut m = serde_json::Map::new();
+    m.insert("op".into(), json!(if negated { "!=" } else { "==" }));
+    m.insert("left".into(), left);
+    m.insert("right".into(), right);
+    json!({ "match": Value::Object(m) })
 }
 
-fn net_json(net: &Ipv4Net) -> Value {
+fn net_json(net: Ipv4Net) -> Value {
     if net.prefix_len() == 32 {
         json!(net.addr().to_string())
     } else {
@@ -456,8 +482,8 @@ fn ip_field(field: &str) -> Value {
 fn match_json(m: &Match) -> Vec<Value> {
     let meta = |key: &str| json!({ "meta": { "key": key } });
     vec![match m {
-        Match::Saddr { net, negated } => cmp(ip_field("saddr"), *negated, net_json(net)),
-        Match::Daddr { net, negated } => cmp(ip_field("daddr"), *negated, net_json(net)),
+        Match::Saddr { net, negated } => cmp(ip_field("saddr"), *negated, net_json(*net)),
+        Match::Daddr { net, negated } => cmp(ip_field("daddr"), *negated, net_json(*net)),
         Match::Proto(p) => cmp(meta("l4proto"), false, json!(p.name())),
         Match::Dport(p, port) => cmp(
             json!({ "payload": { "protocol": p.name(), "field": "dport" } }),
@@ -466,11 +492,9 @@ fn match_json(m: &Match) -> Vec<Value> {
         ),
         Match::Iif { name, negated } => cmp(meta("iifname"), *negated, json!(name)),
         Match::Oif { name, negated } => cmp(meta("oifname"), *negated, json!(name)),
-        Match::Mark { mask, negated } => cmp(
-            json!({ "&": [meta("mark"), mask] }),
-            *negated,
-            json!(mask),
-        ),
+        Match::Mark { mask, negated } => {
+            cmp(json!({ "&": [meta("mark"), mask] }), *negated, json!(mask))
+        }
         Match::LocalDst => cmp(
             json!({ "fib": { "result": "type", "flags": ["daddr"] } }),
             false,
@@ -510,7 +534,9 @@ fn target_json(t: &Target) -> Vec<Value> {
         Target::Masquerade { fully_random: true } => {
             json!({ "masquerade": { "flags": "fully-random" } })
         }
-        Target::Masquerade { fully_random: false } => json!({ "masquerade": null }),
+        Target::Masquerade {
+            fully_random: false,
+        } => json!({ "masquerade": null }),
         Target::Jump(c) => json!({ "jump": { "target": c } }),
         Target::Return => json!({ "return": null }),
         Target::OrMark(m) => json!({ "mangle": { "key": mark(), "value": { "|": [mark(), m] } } }),
@@ -603,12 +629,7 @@ mod tests {
         );
         // kube-proxy formats 1/3 as 0.3333333333 first; the kernel keeps the same value.
         assert_eq!(Match::random(0.333_333_333_3), Match::random(1.0 / 3.0));
-        assert_eq!(
-            Match::random(0.5),
-            Match::Random {
-                threshold: 1 << 30
-            }
-        );
+        assert_eq!(Match::random(0.5), Match::Random { threshold: 1 << 30 });
     }
 
     #[test]
@@ -619,10 +640,7 @@ mod tests {
         let rule = &cmds[2]["add"]["rule"];
         assert_eq!(rule["chain"], "prerouting");
         assert_eq!(rule["comment"], "host port 80");
-        assert_eq!(
-            rule["expr"][3],
-            json!({ "dnat": { "addr": "172.18.0.2" } })
-        );
+        assert_eq!(rule["expr"][3], json!({ "dnat": { "addr": "172.18.0.2" } }));
     }
 
     #[test]

@@ -209,6 +209,12 @@ fn neigh_ip(a: &NeighbourAddress) -> Option<IpAddr> {
     match a {
         NeighbourAddress::Inet(v) => Some(IpAddr::V4(*v)),
         NeighbourAddress::Inet6(v) => Some(IpAddr::V6(*v)),
+        // Bridge-family (FDB) messages carry NDA_DST as raw bytes.
+        NeighbourAddress::Other(b) => match b.len() {
+            4 => <[u8; 4]>::try_from(b.as_slice()).ok().map(IpAddr::from),
+            16 => <[u8; 16]>::try_from(b.as_slice()).ok().map(IpAddr::from),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -307,9 +313,10 @@ pub async fn dump(handle: &Handle) -> Result<Tables, rtnetlink::Error> {
             vni: None,
             self_: n.header.flags.contains(NeighbourFlags::Own),
             master: None,
-            state: match n.header.state {
-                NeighbourState::Permanent => "permanent".into(),
-                NeighbourState::Noarp => "static".into(),
+            // VXLAN devices report their static entries as PERMANENT|NOARP: test bits.
+            state: match u16::from(n.header.state) {
+                s if s & 0x80 != 0 => "permanent".into(),
+                s if s & 0x40 != 0 => "static".into(),
                 _ => "dynamic".into(),
             },
         };

@@ -20,7 +20,10 @@ pub(super) fn emulated_sysctl(lab: &Lab, s: &Sysctl) -> Option<String> {
     let effect = if s.key != VS_CONNTRACK {
         "it has no equivalent in the emulation".to_string()
     } else if s.value == "1" {
-        format!("its effect is kept: the `-m ipvs` SNAT rules of {} are installed", s.node)
+        format!(
+            "its effect is kept: the `-m ipvs` SNAT rules of {} are installed",
+            s.node
+        )
     } else {
         format!(
             "its effect is kept: IPVS-forwarded packets would skip nat POSTROUTING, so the `-m ipvs` SNAT rules of {} are left out",
@@ -41,14 +44,16 @@ fn vs_conntrack(lab: &Lab, node: &str) -> bool {
 }
 
 fn forwards(lab: &Lab, node: &str) -> bool {
-    lab.sysctls.iter().rfind(|s| {
-        s.node == node
-            && matches!(
-                s.key.as_str(),
-                "net.ipv4.ip_forward" | "net.ipv4.conf.all.forwarding"
-            )
-    })
-    .is_some_and(|s| s.value == "1")
+    lab.sysctls
+        .iter()
+        .rfind(|s| {
+            s.node == node
+                && matches!(
+                    s.key.as_str(),
+                    "net.ipv4.ip_forward" | "net.ipv4.conf.all.forwarding"
+                )
+        })
+        .is_some_and(|s| s.value == "1")
 }
 
 /// Tracks which chains already have rules, so `-I` is used only on an empty chain.
@@ -169,20 +174,20 @@ pub(super) fn ops(lab: &Lab, ns: &dyn Fn(&str) -> String) -> Vec<Op> {
             );
         }
     }
-    if let Some(kp) = &lab.kube_proxy {
-        if !lab.services.is_empty() {
-            let t = kube::table(kp, &lab.services);
-            for node in &kp.nodes {
-                let netns = ns(node);
-                for c in &t.chains {
-                    out.ops.push(Op::AddNatChain {
-                        netns: netns.clone(),
-                        chain: c.clone(),
-                    });
-                }
-                for (r, prepend) in &t.rules {
-                    out.push(&netns, r.clone(), *prepend);
-                }
+    if let Some(kp) = &lab.kube_proxy
+        && !lab.services.is_empty()
+    {
+        let t = kube::table(kp, &lab.services);
+        for node in &kp.nodes {
+            let netns = ns(node);
+            for c in &t.chains {
+                out.ops.push(Op::AddNatChain {
+                    netns: netns.clone(),
+                    chain: c.clone(),
+                });
+            }
+            for (r, prepend) in &t.rules {
+                out.push(&netns, r.clone(), *prepend);
             }
         }
     }

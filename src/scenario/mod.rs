@@ -372,7 +372,7 @@ pub struct Nat {
 pub struct KubeProxy {
     /// Nodes running kube-proxy: each gets the KUBE-* chains of every service.
     pub nodes: Spanned<Vec<Text>>,
-    /// The pods' network; traffic to a ClusterIP from outside it is masqueraded.
+    /// The pods' network; traffic to a `ClusterIP` from outside it is masqueraded.
     #[serde(default)]
     pub cluster_cidr: Option<Text>,
 }
@@ -386,14 +386,14 @@ pub struct Service {
     /// Name of the port, if the service names its ports.
     #[serde(default)]
     pub port_name: Option<Text>,
-    /// The ClusterIP.
+    /// The `ClusterIP`.
     pub cluster_ip: Text,
     /// The service port.
     pub port: Spanned<i64>,
     /// `tcp` (default), `udp` or `sctp`.
     #[serde(default)]
     pub proto: Option<Text>,
-    /// NodePort.
+    /// `NodePort`.
     #[serde(default)]
     pub node_port: Option<Spanned<i64>>,
     /// Endpoints, `IP:PORT` each.

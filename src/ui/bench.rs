@@ -24,7 +24,9 @@ use crate::observe::{FdbRow, LinkRow, Tables};
 pub fn synthetic_points(lab: &Lab) -> Vec<Point> {
     let mut points = Vec::new();
     for (dev, _) in lab.interfaces() {
-        let netns = lab.node(&dev.node).map_or_else(String::new, |n| n.netns.clone());
+        let netns = lab
+            .node(&dev.node)
+            .map_or_else(String::new, |n| n.netns.clone());
         for dir in [Dir::In, Dir::Out] {
             points.push(Point {
                 node: dev.node.clone(),
@@ -85,7 +87,12 @@ pub fn synthetic_tables(n: usize, generation: u8) -> Tables {
             .map(|i| FdbRow {
                 dev: "vxlan0".into(),
                 mac: format!("02:42:0a:00:{:02x}:{:02x}", i / 256, i % 256),
-                dst: Some(std::net::IpAddr::V4(Ipv4Addr::new(192, 168, 228, if i == 0 { 149 } else { generation }))),
+                dst: Some(std::net::IpAddr::V4(Ipv4Addr::new(
+                    192,
+                    168,
+                    228,
+                    if i == 0 { 149 } else { generation },
+                ))),
                 vni: None,
                 self_: true,
                 master: None,
@@ -111,10 +118,27 @@ pub fn run(lab: Lab, packets: usize, frames: usize) -> String {
     let mut out = String::new();
     let points = synthetic_points(&lab);
     let mut m = Model::with_capacity(lab, Phase::Attached, (160, 45), true, packets);
-    m.capture = CaptureState::Running { failed: Vec::new() };
-    let _ = update(&mut m, Msg::CaptureStarted { points: points.clone(), failed: Vec::new() });
-    let node = m.topo.nodes.get(2).map(|n| n.id.clone()).unwrap_or_default();
-    let _ = update(&mut m, Msg::Tables { node: node.clone(), tables: synthetic_tables(50, 1) });
+    m.capture = CaptureState::Running { failed: Vec::new(), dropped: 0 };
+    let _ = update(
+        &mut m,
+        Msg::CaptureStarted {
+            points: points.clone(),
+            failed: Vec::new(),
+        },
+    );
+    let node = m
+        .topo
+        .nodes
+        .get(2)
+        .map(|n| n.id.clone())
+        .unwrap_or_default();
+    let _ = update(
+        &mut m,
+        Msg::Tables {
+            node: node.clone(),
+            tables: synthetic_tables(50, 1),
+        },
+    );
     m.selected = 2;
 
     let t = Instant::now();
@@ -122,7 +146,10 @@ pub fn run(lab: Lab, packets: usize, frames: usize) -> String {
     let mut pushed = 0;
     while pushed < packets {
         let n = batch.min(packets - pushed);
-        let _ = update(&mut m, Msg::Frames(synthetic_frames(n, points.len(), pushed)));
+        let _ = update(
+            &mut m,
+            Msg::Frames(synthetic_frames(n, points.len(), pushed)),
+        );
         pushed += n;
     }
     let push = t.elapsed();
@@ -160,10 +187,16 @@ pub fn run(lab: Lab, packets: usize, frames: usize) -> String {
         "view: with a packet selected and its journey shown: {:.3} ms per frame",
         ms(d) / f64::from(u32::try_from(frames).unwrap_or(1))
     );
-    let _ = update(&mut m, Msg::Key(KeyEvent::new(KeyCode::Char('/'), KeyModifiers::NONE)));
+    let _ = update(
+        &mut m,
+        Msg::Key(KeyEvent::new(KeyCode::Char('/'), KeyModifiers::NONE)),
+    );
     let t = Instant::now();
     for c in "seq 9".chars() {
-        let _ = update(&mut m, Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)));
+        let _ = update(
+            &mut m,
+            Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)),
+        );
     }
     let filter = t.elapsed();
     let _ = writeln!(
@@ -173,12 +206,19 @@ pub fn run(lab: Lab, packets: usize, frames: usize) -> String {
         m.packets.len(),
         m.packets.matching()
     );
-    let _ = update(&mut m, Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    let _ = update(
+        &mut m,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
 
     let keys = 2000;
     let t = Instant::now();
     for i in 0..keys {
-        let code = if i % 2 == 0 { KeyCode::Up } else { KeyCode::Down };
+        let code = if i % 2 == 0 {
+            KeyCode::Up
+        } else {
+            KeyCode::Down
+        };
         let _ = update(&mut m, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
     }
     let d = t.elapsed();
@@ -190,13 +230,26 @@ pub fn run(lab: Lab, packets: usize, frames: usize) -> String {
     let n = 2000;
     let t = Instant::now();
     for i in 0..n {
-        let _ = update(&mut m, Msg::Tables { node: node.clone(), tables: synthetic_tables(50, u8::try_from(i % 200).unwrap_or(0)) });
+        let _ = update(
+            &mut m,
+            Msg::Tables {
+                node: node.clone(),
+                tables: synthetic_tables(50, u8::try_from(i % 200).unwrap_or(0)),
+            },
+        );
     }
     let d = t.elapsed();
-    let _ = writeln!(out, "update(Tables, 50 FDB rows diffed): {:.0} msgs/s", per_sec(n, d));
+    let _ = writeln!(
+        out,
+        "update(Tables, 50 FDB rows diffed): {:.0} msgs/s",
+        per_sec(n, d)
+    );
     let t = Instant::now();
     for i in 0..n {
-        let _ = update(&mut m, Msg::Tick(Duration::from_millis(u64::try_from(i).unwrap_or(0) * 10)));
+        let _ = update(
+            &mut m,
+            Msg::Tick(Duration::from_millis(u64::try_from(i).unwrap_or(0) * 10)),
+        );
     }
     let d = t.elapsed();
     let _ = writeln!(out, "update(Tick): {:.0} msgs/s", per_sec(n, d));

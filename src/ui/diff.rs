@@ -137,8 +137,9 @@ impl LiveTable {
 
     /// Drops removed rows that have lingered long enough.
     pub fn expire(&mut self, now: Duration) {
-        self.rows
-            .retain(|r| !(matches!(r.mark, Some((Change::Removed, _))) && r.strength(now) == Strength::None));
+        self.rows.retain(|r| {
+            !(matches!(r.mark, Some((Change::Removed, _))) && r.strength(now) == Strength::None)
+        });
     }
 
     /// Whether any mark would look different at `now` than at `before`.
@@ -163,10 +164,18 @@ mod tests {
     #[test]
     fn marks_added_changed_removed_and_expires() {
         let mut t = LiveTable::default();
-        t.merge(vec![row("a", "1"), row("b", "1"), row("c", "1")], Duration::ZERO, true);
+        t.merge(
+            vec![row("a", "1"), row("b", "1"), row("c", "1")],
+            Duration::ZERO,
+            true,
+        );
         assert!(t.rows.iter().all(|r| r.mark.is_none()));
         let now = Duration::from_secs(10);
-        t.merge(vec![row("a", "2"), row("c", "1"), row("d", "1")], now, false);
+        t.merge(
+            vec![row("a", "2"), row("c", "1"), row("d", "1")],
+            now,
+            false,
+        );
         let marks: Vec<(&str, Option<Change>)> = t
             .rows
             .iter()
@@ -197,6 +206,9 @@ mod tests {
         t.merge(vec![], Duration::from_secs(1), false);
         assert_eq!(t.rows[0].mark.map(|m| m.0), Some(Change::Removed));
         t.merge(vec![row("a", "1")], Duration::from_secs(2), false);
-        assert_eq!(t.rows[0].mark, Some((Change::Added, Duration::from_secs(2))));
+        assert_eq!(
+            t.rows[0].mark,
+            Some((Change::Added, Duration::from_secs(2)))
+        );
     }
 }

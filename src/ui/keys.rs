@@ -139,29 +139,167 @@ use When::{Always, Stepping};
 
 /// Every binding, in the order of the help. The first match wins.
 pub const BINDINGS: &[Binding] = &[
-    b(&[Char('s'), Code(KeyCode::Enter)], Action::Step, Stepping, Some("next step"), "apply the next build step (--step)"),
-    b(&[Char('q'), Ctrl('c')], Action::Quit, Always, Some("quit"), "quit (removes the lab if this panel built it, unless --keep)"),
-    b(&[Char('?')], Action::Help, Always, Some("help"), "show or hide this help"),
-    b(&[Code(KeyCode::Tab)], Action::FocusNext, Always, Some("pane"), "next pane: topology, tables, packets, journey"),
-    b(&[Code(KeyCode::BackTab)], Action::FocusPrev, Always, None, "previous pane"),
-    b(&[Code(KeyCode::Up), Char('k')], Action::Up, Always, Some("select"), "up: previous node, row, packet or hop"),
-    b(&[Code(KeyCode::Down), Char('j')], Action::Down, Always, None, "down: next node, row, packet or hop"),
-    b(&[Code(KeyCode::Left), Char('h')], Action::Left, Always, None, "left: host to the left, previous tab"),
-    b(&[Code(KeyCode::Right), Char('l')], Action::Right, Always, None, "right: host to the right, next tab"),
-    b(&[Code(KeyCode::PageUp)], Action::PageUp, Always, None, "a page up"),
-    b(&[Code(KeyCode::PageDown)], Action::PageDown, Always, None, "a page down"),
-    b(&[Code(KeyCode::Home), Char('g')], Action::Top, Always, None, "first row / oldest packet"),
-    b(&[Code(KeyCode::End), Char('G')], Action::Bottom, Always, None, "last row / follow new packets"),
-    b(&[Char('1'), Char('2'), Char('3'), Char('4'), Char('5')], Action::TabNumber, Always, Some("tab"), "tables: links, addresses, routes, neighbours, fdb"),
-    b(&[Char('t')], Action::NextTab, Always, None, "next tables tab"),
-    b(&[Code(KeyCode::Enter)], Action::Open, Always, Some("details"), "details of the selected packet: every layer and the bytes"),
-    b(&[Code(KeyCode::Esc)], Action::Back, Always, None, "close; stop following a packet"),
-    b(&[Char('/')], Action::Filter, Always, Some("filter"), "filter packets by text (node, interface, summary)"),
-    b(&[Char(' ')], Action::Pause, Always, Some("pause"), "pause or resume the packet list (capture goes on)"),
-    b(&[Char('c')], Action::Clear, Always, None, "clear the packet list"),
-    b(&[Char('p')], Action::Ping, Always, Some("ping"), "ping an address from the selected node and follow it"),
-    b(&[Char('n')], Action::NextHop, Always, Some("hop"), "next hop of the journey"),
-    b(&[Char('N')], Action::PrevHop, Always, None, "previous hop of the journey"),
+    b(
+        &[Char('s'), Code(KeyCode::Enter)],
+        Action::Step,
+        Stepping,
+        Some("next step"),
+        "apply the next build step (--step)",
+    ),
+    b(
+        &[Char('q'), Ctrl('c')],
+        Action::Quit,
+        Always,
+        Some("quit"),
+        "quit (removes the lab if this panel built it, unless --keep)",
+    ),
+    b(
+        &[Char('?')],
+        Action::Help,
+        Always,
+        Some("help"),
+        "show or hide this help",
+    ),
+    b(
+        &[Code(KeyCode::Tab)],
+        Action::FocusNext,
+        Always,
+        Some("pane"),
+        "next pane: topology, tables, packets, journey",
+    ),
+    b(
+        &[Code(KeyCode::BackTab)],
+        Action::FocusPrev,
+        Always,
+        None,
+        "previous pane",
+    ),
+    b(
+        &[Code(KeyCode::Up), Char('k')],
+        Action::Up,
+        Always,
+        Some("select"),
+        "up: previous node, row, packet or hop",
+    ),
+    b(
+        &[Code(KeyCode::Down), Char('j')],
+        Action::Down,
+        Always,
+        None,
+        "down: next node, row, packet or hop",
+    ),
+    b(
+        &[Code(KeyCode::Left), Char('h')],
+        Action::Left,
+        Always,
+        None,
+        "left: host to the left, previous tab",
+    ),
+    b(
+        &[Code(KeyCode::Right), Char('l')],
+        Action::Right,
+        Always,
+        None,
+        "right: host to the right, next tab",
+    ),
+    b(
+        &[Code(KeyCode::PageUp)],
+        Action::PageUp,
+        Always,
+        None,
+        "a page up",
+    ),
+    b(
+        &[Code(KeyCode::PageDown)],
+        Action::PageDown,
+        Always,
+        None,
+        "a page down",
+    ),
+    b(
+        &[Code(KeyCode::Home), Char('g')],
+        Action::Top,
+        Always,
+        None,
+        "first row / oldest packet",
+    ),
+    b(
+        &[Code(KeyCode::End), Char('G')],
+        Action::Bottom,
+        Always,
+        None,
+        "last row / follow new packets",
+    ),
+    b(
+        &[Char('1'), Char('2'), Char('3'), Char('4'), Char('5')],
+        Action::TabNumber,
+        Always,
+        Some("tab"),
+        "tables: links, addresses, routes, neighbours, fdb",
+    ),
+    b(
+        &[Char('t')],
+        Action::NextTab,
+        Always,
+        None,
+        "next tables tab",
+    ),
+    b(
+        &[Code(KeyCode::Enter)],
+        Action::Open,
+        Always,
+        Some("details"),
+        "details of the selected packet: every layer and the bytes",
+    ),
+    b(
+        &[Code(KeyCode::Esc)],
+        Action::Back,
+        Always,
+        None,
+        "close; stop following a packet",
+    ),
+    b(
+        &[Char('/')],
+        Action::Filter,
+        Always,
+        Some("filter"),
+        "filter packets by text (node, interface, summary)",
+    ),
+    b(
+        &[Char(' ')],
+        Action::Pause,
+        Always,
+        Some("pause"),
+        "pause or resume the packet list (capture goes on)",
+    ),
+    b(
+        &[Char('c')],
+        Action::Clear,
+        Always,
+        None,
+        "clear the packet list",
+    ),
+    b(
+        &[Char('p')],
+        Action::Ping,
+        Always,
+        Some("ping"),
+        "ping an address from the selected node and follow it",
+    ),
+    b(
+        &[Char('n')],
+        Action::NextHop,
+        Always,
+        Some("hop"),
+        "next hop of the journey",
+    ),
+    b(
+        &[Char('N')],
+        Action::PrevHop,
+        Always,
+        None,
+        "previous hop of the journey",
+    ),
 ];
 
 /// The action of key `ev`, given whether a `--step` build waits for a key.
@@ -178,7 +316,11 @@ pub fn keys_label(b: &Binding) -> String {
     if b.action == Action::TabNumber {
         return "1-5".into();
     }
-    b.keys.iter().map(|k| k.label()).collect::<Vec<_>>().join("/")
+    b.keys
+        .iter()
+        .map(|k| k.label())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The hints of the bottom bar: (keys, label) of each binding that has one and applies.
@@ -212,15 +354,31 @@ mod tests {
         let enter = key(KeyCode::Enter, KeyModifiers::NONE);
         assert_eq!(lookup(&enter, true), Some(Action::Step));
         assert_eq!(lookup(&enter, false), Some(Action::Open));
-        assert_eq!(lookup(&key(KeyCode::Char('c'), KeyModifiers::CONTROL), false), Some(Action::Quit));
-        assert_eq!(lookup(&key(KeyCode::Char('c'), KeyModifiers::NONE), false), Some(Action::Clear));
-        assert_eq!(lookup(&key(KeyCode::Char('N'), KeyModifiers::SHIFT), false), Some(Action::PrevHop));
-        assert_eq!(lookup(&key(KeyCode::Char('s'), KeyModifiers::NONE), false), None);
+        assert_eq!(
+            lookup(&key(KeyCode::Char('c'), KeyModifiers::CONTROL), false),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            lookup(&key(KeyCode::Char('c'), KeyModifiers::NONE), false),
+            Some(Action::Clear)
+        );
+        assert_eq!(
+            lookup(&key(KeyCode::Char('N'), KeyModifiers::SHIFT), false),
+            Some(Action::PrevHop)
+        );
+        assert_eq!(
+            lookup(&key(KeyCode::Char('s'), KeyModifiers::NONE), false),
+            None
+        );
     }
 
     #[test]
     fn every_action_has_help_and_hints_follow_the_table() {
-        assert!(BINDINGS.iter().all(|b| !b.help.is_empty() && !b.keys.is_empty()));
+        assert!(
+            BINDINGS
+                .iter()
+                .all(|b| !b.help.is_empty() && !b.keys.is_empty())
+        );
         assert!(hints(true).iter().any(|(_, h)| *h == "next step"));
         assert!(!hints(false).iter().any(|(_, h)| *h == "next step"));
     }

@@ -52,7 +52,9 @@ impl Areas {
     /// The layout of `m`'s screen (its size and topology).
     pub fn new(m: &Model) -> Self {
         let full = Rect::new(0, 0, m.size.0, m.size.1);
-        let topo_h = desired_height(&m.topo, full.width).min(full.height * 45 / 100).max(5);
+        let topo_h = desired_height(&m.topo, full.width)
+            .min(full.height * 45 / 100)
+            .max(5);
         let [topology, bottom, status, hints] = Layout::vertical([
             Constraint::Length(topo_h),
             Constraint::Min(6),
@@ -61,7 +63,8 @@ impl Areas {
         ])
         .areas(full);
         let [tables, right] =
-            Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(bottom);
+            Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)])
+                .areas(bottom);
         let [packets, journey] =
             Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(right);
         Self {

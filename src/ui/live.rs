@@ -50,7 +50,6 @@ impl CaptureReport {
     }
 }
 
-
 /// The real effects of the panel on lab `lab`.
 pub struct Live {
     tx: UnboundedSender<Msg>,
@@ -82,7 +81,11 @@ impl Live {
     /// Turns SIGTERM, SIGHUP and SIGINT into [`Msg::Quit`]. Must be called within a runtime.
     pub fn quit_on_signals(&mut self) {
         use tokio::signal::unix::{SignalKind, signal};
-        for kind in [SignalKind::terminate(), SignalKind::hangup(), SignalKind::interrupt()] {
+        for kind in [
+            SignalKind::terminate(),
+            SignalKind::hangup(),
+            SignalKind::interrupt(),
+        ] {
             let tx = self.tx.clone();
             if let Ok(mut s) = signal(kind) {
                 self.tasks.push(tokio::spawn(async move {
@@ -144,7 +147,9 @@ impl Live {
             let points = match lab_points(&name).await {
                 Ok(p) => p,
                 Err(e) => {
-                    let _ = tx.send(Msg::CaptureFailed(format!("cannot list the lab's interfaces: {e}")));
+                    let _ = tx.send(Msg::CaptureFailed(format!(
+                        "cannot list the lab's interfaces: {e}"
+                    )));
                     return;
                 }
             };
@@ -207,7 +212,8 @@ impl Effects for Live {
                     let _ = s.send(());
                 }
             }
-            Cmd::Watch { node, netns } => match watch::spawn(node.clone(), &netns, self.tx.clone()) {
+            Cmd::Watch { node, netns } => match watch::spawn(node.clone(), &netns, self.tx.clone())
+            {
                 Ok(t) => self.tasks.push(t),
                 Err(e) => {
                     let _ = self.tx.send(Msg::TablesFailed {
@@ -239,10 +245,10 @@ async fn build<K: Kernel>(
     let building = lifecycle::begin(lab, source)?;
     let total = building.ops.len();
     for i in 0..total {
-        if let Some(rx) = &mut steps {
-            if rx.recv().await.is_none() {
-                return Ok(());
-            }
+        if let Some(rx) = &mut steps
+            && rx.recv().await.is_none()
+        {
+            return Ok(());
         }
         let _ = tx.send(Msg::BuildStep { step: i + 1, total });
         building.step(i, kernel).await?;
@@ -263,7 +269,17 @@ fn pump(points: Vec<Point>, stop: &AtomicBool, tx: &UnboundedSender<Msg>) -> Cap
         points: cap.points.clone(),
         failed,
     });
+    let mut counted = Instant::now();
     while !stop.load(Ordering::Relaxed) {
+        if counted.elapsed() > Duration::from_secs(1) {
+            let drops = cap
+                .stats()
+                .iter()
+                .map(|s| u64::from(s.dropped) + u64::from(s.if_dropped))
+                .sum();
+            let _ = tx.send(Msg::CaptureDrops(drops));
+            counted = Instant::now();
+        }
         let Some(first) = cap.next_timeout(Duration::from_millis(100)) else {
             continue;
         };

@@ -12,6 +12,7 @@
 mod app;
 pub mod bench;
 mod diff;
+mod input;
 pub mod keys;
 mod layout;
 pub mod live;
@@ -28,9 +29,11 @@ mod watch;
 pub use app::{Effects, run};
 pub use diff::{Change, LiveRow, LiveTable};
 pub use layout::{Areas, view};
-pub use model::{Build, CaptureState, Focus, JourneyState, Mode, Model, Phase, Prompt, Purpose, Tab};
+pub use model::{
+    Build, CaptureState, Focus, JourneyState, Mode, Model, Phase, Prompt, Purpose, Tab,
+};
 pub use msg::{Cmd, Msg};
 pub use packets::{Captured, PacketBuffer, RING_CAPACITY};
-pub use topology::{NodeView, TopoView};
 pub use style::no_color_requested;
+pub use topology::{NodeView, TopoView};
 pub use update::{init, update};

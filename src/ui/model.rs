@@ -77,6 +77,8 @@ pub enum CaptureState {
     Running {
         /// Why some points are not captured.
         failed: Vec<String>,
+        /// Frames lost so far: libpcap's buffer (`ps_drop`) plus the interfaces'.
+        dropped: u64,
     },
     /// Could not start.
     Failed(String),
@@ -240,7 +242,13 @@ impl Model {
     }
 
     /// The same with a packet buffer of `capacity` frames.
-    pub fn with_capacity(lab: Lab, phase: Phase, size: (u16, u16), color: bool, capacity: usize) -> Self {
+    pub fn with_capacity(
+        lab: Lab,
+        phase: Phase,
+        size: (u16, u16),
+        color: bool,
+        capacity: usize,
+    ) -> Self {
         Self {
             topo: TopoView::of_lab(&lab),
             wiring: Topology::of_lab(&lab),

@@ -40,6 +40,8 @@ pub enum Msg {
         /// Points that could not be opened, with the reason.
         failed: Vec<String>,
     },
+    /// The capture's drop counters, summed over every point.
+    CaptureDrops(u64),
     /// Capture could not start.
     CaptureFailed(String),
     /// Frames captured since the last batch.

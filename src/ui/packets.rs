@@ -61,7 +61,14 @@ pub fn nat_key(k: &FlowKey) -> u64 {
         TransportKey::None => TransportKey::None,
     };
     let mut h = DefaultHasher::new();
-    (k.protocol.0, k.ip_id, transport, k.payload_len, k.payload_hash).hash(&mut h);
+    (
+        k.protocol.0,
+        k.ip_id,
+        transport,
+        k.payload_len,
+        k.payload_hash,
+    )
+        .hash(&mut h);
     h.finish()
 }
 
@@ -293,9 +300,7 @@ impl PacketBuffer {
             }
             None => return,
         };
-        let target = cur
-            .saturating_add_signed(delta)
-            .min(end - 1);
+        let target = cur.saturating_add_signed(delta).min(end - 1);
         self.top = top;
         self.select_index(target, height);
     }
@@ -365,7 +370,14 @@ mod tests {
                 point: 0,
                 ts_ns: u64::from(i) * 1000,
                 len: 98,
-                data: icmp_echo_frame([10, 0, 0, 4].into(), [10, 0, 0, 14].into(), true, 1, i, b"x"),
+                data: icmp_echo_frame(
+                    [10, 0, 0, 4].into(),
+                    [10, 0, 0, 14].into(),
+                    true,
+                    1,
+                    i,
+                    b"x",
+                ),
             })
             .collect()
     }
@@ -386,7 +398,10 @@ mod tests {
         assert_eq!((b.len(), b.evicted, b.matching()), (10, 15, 10));
         assert!(b.get(14).is_none());
         assert_eq!(b.get(15).map(|c| c.seq), Some(15));
-        assert_eq!(b.window(3).iter().map(|c| c.seq).collect::<Vec<_>>(), [22, 23, 24]);
+        assert_eq!(
+            b.window(3).iter().map(|c| c.seq).collect::<Vec<_>>(),
+            [22, 23, 24]
+        );
     }
 
     #[test]
@@ -401,12 +416,18 @@ mod tests {
         b.toggle_pause();
         b.push(frames(5), &points());
         assert_eq!(b.held(), 5);
-        assert_eq!(b.window(2).iter().map(|c| c.seq).collect::<Vec<_>>(), [18, 19]);
+        assert_eq!(
+            b.window(2).iter().map(|c| c.seq).collect::<Vec<_>>(),
+            [18, 19]
+        );
         b.move_selection(-1, 2);
         assert_eq!(b.selected, Some(19));
         b.move_selection(-3, 2);
         assert_eq!(b.selected, Some(16));
-        assert_eq!(b.window(2).iter().map(|c| c.seq).collect::<Vec<_>>(), [16, 17]);
+        assert_eq!(
+            b.window(2).iter().map(|c| c.seq).collect::<Vec<_>>(),
+            [16, 17]
+        );
         assert_eq!(b.sightings(b.get(1).unwrap().key.unwrap()).1, [1, 21]);
     }
 }

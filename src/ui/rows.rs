@@ -88,7 +88,11 @@ fn opt<T: ToString>(v: Option<&T>) -> String {
 }
 
 fn link(l: &LinkRow) -> Row {
-    let state = if l.up { l.state.clone() } else { "DOWN (admin)".into() };
+    let state = if l.up {
+        l.state.clone()
+    } else {
+        "DOWN (admin)".into()
+    };
     let details = match (&l.master, &l.vxlan) {
         (Some(m), _) => format!("master {m}"),
         (None, Some(v)) => {

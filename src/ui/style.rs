@@ -41,13 +41,19 @@ impl Theme {
     }
 
     /// Titles and headers.
-    #[expect(clippy::unused_self, reason = "every style is asked of the theme, colour or not")]
+    #[expect(
+        clippy::unused_self,
+        reason = "every style is asked of the theme, colour or not"
+    )]
     pub fn title(self) -> Style {
         Style::new().add_modifier(Modifier::BOLD)
     }
 
     /// The selected item.
-    #[expect(clippy::unused_self, reason = "every style is asked of the theme, colour or not")]
+    #[expect(
+        clippy::unused_self,
+        reason = "every style is asked of the theme, colour or not"
+    )]
     pub fn selected(self) -> Style {
         Style::new().add_modifier(Modifier::REVERSED)
     }

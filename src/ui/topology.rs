@@ -117,7 +117,8 @@ impl TopoView {
         vnis.sort_unstable();
         vnis.dedup();
         for vni in vnis {
-            let ends: Vec<&crate::model::Vxlan> = lab.vxlans.iter().filter(|v| v.vni == vni).collect();
+            let ends: Vec<&crate::model::Vxlan> =
+                lab.vxlans.iter().filter(|v| v.vni == vni).collect();
             let names: Vec<String> = ends.iter().map(|v| v.dev.to_string()).collect();
             let port = ends
                 .iter()
@@ -160,7 +161,10 @@ fn ifaces(lab: &Lab, node: &str) -> Vec<IfaceView> {
     for v in &lab.veths {
         for (me, peer) in [(&v.a, &v.b), (&v.b, &v.a)] {
             if me.node == node {
-                let chip = if lab.node(&peer.node).is_some_and(|n| n.kind == NodeKind::Underlay) {
+                let chip = if lab
+                    .node(&peer.node)
+                    .is_some_and(|n| n.kind == NodeKind::Underlay)
+                {
                     format!("{}↔underlay", me.name)
                 } else {
                     format!("{}↔{}:{}", me.name, relative(node, &peer.node), peer.name)
@@ -273,16 +277,16 @@ pub fn geometry(t: &TopoView, area: Rect) -> Geometry {
         }
     }
     geo.footer = Rect::new(area.x, area.y + box_h, area.width, footer);
-    if let Some(u) = t.underlay {
-        if footer > 0 {
-            let label_w = width(&t.nodes[u].label) + 2;
-            geo.spots.push(NodeSpot {
-                node: u,
-                rect: Rect::new(area.x, geo.footer.y, area.width, 1),
-                lines: vec![(0..t.nodes[u].ifaces.len()).collect()],
-                label_width: label_w,
-            });
-        }
+    if let Some(u) = t.underlay
+        && footer > 0
+    {
+        let label_w = width(&t.nodes[u].label) + 2;
+        geo.spots.push(NodeSpot {
+            node: u,
+            rect: Rect::new(area.x, geo.footer.y, area.width, 1),
+            lines: vec![(0..t.nodes[u].ifaces.len()).collect()],
+            label_width: label_w,
+        });
     }
     geo
 }
@@ -304,7 +308,10 @@ pub fn desired_height(t: &TopoView, columns: u16) -> u16 {
                 .min(inner_w / 3);
             h.nodes
                 .iter()
-                .map(|&i| u16::try_from(wrap(&t.nodes[i], inner_w.saturating_sub(label_w)).len()).unwrap_or(1))
+                .map(|&i| {
+                    u16::try_from(wrap(&t.nodes[i], inner_w.saturating_sub(label_w)).len())
+                        .unwrap_or(1)
+                })
                 .sum::<u16>()
         })
         .max()

@@ -113,18 +113,20 @@ impl Checker {
                 format!("another service already has {proto} {cluster_ip}:{port}"),
             );
         }
-        if let (Some(np), Some(t)) = (node_port, &svc.node_port) {
-            if lab
+        if let (Some(np), Some(t)) = (node_port, &svc.node_port)
+            && lab
                 .services
                 .iter()
                 .any(|o| o.node_port == Some(np) && o.proto == proto)
-            {
-                self.err(t.span(), format!("NodePort {proto} {np} is already taken"));
-            }
+        {
+            self.err(t.span(), format!("NodePort {proto} {np} is already taken"));
         }
         let port_id = format!(
             "{name}{}",
-            port_name.as_ref().map(|p| format!(":{p}")).unwrap_or_default()
+            port_name
+                .as_ref()
+                .map(|p| format!(":{p}"))
+                .unwrap_or_default()
         );
         if lab.services.iter().any(|o| o.port_id() == port_id) {
             self.err_help(

@@ -107,7 +107,10 @@ impl Checker {
                 None
             }
             Some(IpNet::V6(_)) => {
-                self.err(t.span(), "NAT matches are IPv4 (vxlab's table is `ip vxlab`)");
+                self.err(
+                    t.span(),
+                    "NAT matches are IPv4 (vxlab's table is `ip vxlab`)",
+                );
                 None
             }
             None => {
@@ -225,33 +228,33 @@ impl Checker {
             iif = n.iif.as_ref().and_then(|t| self.if_match(t, node));
             oif = n.oif.as_ref().and_then(|t| self.if_match(t, node));
         }
-        if let (Some(h), Some(t)) = (hook, &n.iif) {
-            if !h.has_input() {
-                self.err_help(
-                    t.span(),
-                    format!("packets in {} have no input interface", h.nft()),
-                    "use `out`, or a prerouting/input rule",
-                );
-            }
+        if let (Some(h), Some(t)) = (hook, &n.iif)
+            && !h.has_input()
+        {
+            self.err_help(
+                t.span(),
+                format!("packets in {} have no input interface", h.nft()),
+                "use `out`, or a prerouting/input rule",
+            );
         }
-        if let (Some(h), Some(t)) = (hook, &n.oif) {
-            if h.has_input() {
-                self.err_help(
-                    t.span(),
-                    format!("packets in {} have no output interface yet", h.nft()),
-                    "use `in`, or an output/postrouting rule",
-                );
-            }
+        if let (Some(h), Some(t)) = (hook, &n.oif)
+            && h.has_input()
+        {
+            self.err_help(
+                t.span(),
+                format!("packets in {} have no output interface yet", h.nft()),
+                "use `in`, or an output/postrouting rule",
+            );
         }
         let ipvs = n.ipvs.as_ref().is_some_and(|b| *b.get_ref());
-        if let (Some(b), Some(node), true) = (&n.ipvs, &node, ipvs) {
-            if !lab.ipvs.iter().any(|s| &s.node == node) {
-                self.err_help(
-                    b.span(),
-                    format!("`{node}` has no [[ipvs]] service, so `ipvs = true` never matches"),
-                    format!("add an [[ipvs]] service with node = \"{node}\""),
-                );
-            }
+        if let (Some(b), Some(node), true) = (&n.ipvs, &node, ipvs)
+            && !lab.ipvs.iter().any(|s| &s.node == node)
+        {
+            self.err_help(
+                b.span(),
+                format!("`{node}` has no [[ipvs]] service, so `ipvs = true` never matches"),
+                format!("add an [[ipvs]] service with node = \"{node}\""),
+            );
         }
         let to = match (&n.to, kind) {
             (None, Some(k @ (NatKind::Dnat | NatKind::Snat))) => {
@@ -275,17 +278,19 @@ impl Checker {
                 );
                 None
             }
-            (Some(t), _) => self.addr_port(t, "address").map(|(addr, port)| NatTo { addr, port }),
+            (Some(t), _) => self
+                .addr_port(t, "address")
+                .map(|(addr, port)| NatTo { addr, port }),
             (None, _) => None,
         };
-        if let (Some(t), Some(NatTo { port: Some(_), .. })) = (&n.to, to) {
-            if !proto.is_some_and(Proto::has_ports) {
-                self.err_help(
-                    t.span(),
-                    "a port in `to` needs a protocol with ports",
-                    "add proto = \"tcp\" (or udp, sctp)",
-                );
-            }
+        if let (Some(t), Some(NatTo { port: Some(_), .. })) = (&n.to, to)
+            && !proto.is_some_and(Proto::has_ports)
+        {
+            self.err_help(
+                t.span(),
+                "a port in `to` needs a protocol with ports",
+                "add proto = \"tcp\" (or udp, sctp)",
+            );
         }
         let comment = n.comment.as_ref().and_then(|t| self.comment(t));
         Some(NatRule {

@@ -14,7 +14,11 @@ pub fn render(f: &mut Frame, area: Rect, theme: Theme) {
     let mut lines: Vec<Line> = BINDINGS
         .iter()
         .map(|b| {
-            let when = if b.when == When::Stepping { " (while a --step build waits)" } else { "" };
+            let when = if b.when == When::Stepping {
+                " (while a --step build waits)"
+            } else {
+                ""
+            };
             Line::from(vec![
                 Span::styled(format!("{:>14}  ", keys_label(b)), theme.key()),
                 Span::raw(format!("{}{when}", b.help)),
@@ -35,7 +39,10 @@ pub fn render(f: &mut Frame, area: Rect, theme: Theme) {
         Span::raw("click a node, a tab, a packet or a hop; the wheel scrolls"),
     ]));
     lines.push(Line::raw(""));
-    lines.push(Line::from(Span::styled("  any key closes this help", theme.dim())));
+    lines.push(Line::from(Span::styled(
+        "  any key closes this help",
+        theme.dim(),
+    )));
     let h = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
     let r = centered(area, 96, h);
     f.render_widget(Clear, r);

@@ -14,7 +14,11 @@ use crate::ui::style::Theme;
 
 fn plan(f: &mut Frame, area: Rect, m: &Model, b: &Build, theme: Theme) {
     let title = if b.stepwise {
-        format!(" Build plan — step {} of {} (s/Enter: apply the next) ", b.done, b.commands.len())
+        format!(
+            " Build plan — step {} of {} (s/Enter: apply the next) ",
+            b.done,
+            b.commands.len()
+        )
     } else {
         format!(" Build plan — {} of {} applied ", b.done, b.commands.len())
     };
@@ -26,7 +30,9 @@ fn plan(f: &mut Frame, area: Rect, m: &Model, b: &Build, theme: Theme) {
     f.render_widget(block, area);
     let current = b.running.unwrap_or(b.done);
     let h = usize::from(inner.height);
-    let start = current.saturating_sub(h / 2).min(b.commands.len().saturating_sub(h));
+    let start = current
+        .saturating_sub(h / 2)
+        .min(b.commands.len().saturating_sub(h));
     let width = usize::from(inner.width);
     let lines: Vec<Line> = b
         .commands
@@ -84,7 +90,11 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
         f.render_widget(Paragraph::new("no journey found for this packet"), inner);
         return;
     };
-    let verdict_style = if jr.delivered { theme.ok() } else { theme.error() };
+    let verdict_style = if jr.delivered {
+        theme.ok()
+    } else {
+        theme.error()
+    };
     let mut lines = vec![
         Line::from(Span::raw(fit(&jr.summary, width))),
         Line::from(Span::styled(
@@ -92,7 +102,13 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
             verdict_style,
         )),
         Line::from(Span::styled(
-            fit(&format!("{:>3} {:<34} {:>8}  what happened", "#", "node:interface dir", "+Δ µs"), width),
+            fit(
+                &format!(
+                    "{:>3} {:<34} {:>8}  what happened",
+                    "#", "node:interface dir", "+Δ µs"
+                ),
+                width,
+            ),
             theme.title(),
         )),
     ];
@@ -101,7 +117,10 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
     for (i, hop) in jr.hops.iter().enumerate().skip(start).take(h) {
         let at = format!("{}:{} {}", hop.node, hop.iface, hop.dir.as_str());
         #[expect(clippy::cast_precision_loss, reason = "display of microseconds")]
-        let delta = hop.delta_ns.map(|d| format!("{:.1}", d as f64 / 1000.0)).unwrap_or_default();
+        let delta = hop
+            .delta_ns
+            .map(|d| format!("{:.1}", d as f64 / 1000.0))
+            .unwrap_or_default();
         let what = if i == 0 {
             hop.summary.clone()
         } else if hop.changes.is_empty() {
@@ -110,7 +129,11 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
             hop.changes.join("; ")
         };
         let text = format!("{:>3} {} {delta:>8}  {what}", i + 1, fit(&at, 34));
-        let style = if i == j.hop { theme.hop() } else { Style::new() };
+        let style = if i == j.hop {
+            theme.hop()
+        } else {
+            Style::new()
+        };
         lines.push(Line::from(Span::styled(fit(&text, width), style)));
     }
     f.render_widget(Paragraph::new(lines), inner);

@@ -64,7 +64,11 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme, rows: usize) {
         return;
     }
     let width = usize::from(inner.width);
-    let head = format!("{:>10} {} summary", "time (s)", fit("node:interface dir", POINT_WIDTH));
+    let head = format!(
+        "{:>10} {} summary",
+        "time (s)",
+        fit("node:interface dir", POINT_WIDTH)
+    );
     f.render_widget(
         Paragraph::new(Span::styled(head, theme.title())),
         Rect::new(inner.x, inner.y, inner.width, 1),

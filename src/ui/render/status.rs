@@ -17,20 +17,29 @@ fn phase(m: &Model, theme: Theme) -> Span<'static> {
         Phase::Attached => Span::raw(format!("lab {name} (attached: left up on quit)")),
         Phase::Built => Span::raw(format!("lab {name} (built here)")),
         Phase::Failed(e) => Span::styled(
-            format!("lab {name}: build failed: {}", e.lines().next().unwrap_or_default()),
+            format!(
+                "lab {name}: build failed: {}",
+                e.lines().next().unwrap_or_default()
+            ),
             theme.error(),
         ),
         Phase::Building(b) => {
             let total = b.commands.len();
-            let (n, cmd) = match b.running {
-                Some(i) => (i + 1, b.commands.get(i)),
-                None => (b.done, b.done.checked_sub(1).and_then(|i| b.commands.get(i))),
+            let text = match b.running {
+                Some(i) => format!(
+                    "lab {name}: building, step {}/{total}: {}",
+                    i + 1,
+                    b.commands.get(i).map_or("", String::as_str)
+                ),
+                None if b.awaiting_key() => format!(
+                    "lab {name}: {}/{total} applied — s or Enter applies step {}: {}",
+                    b.done,
+                    b.done + 1,
+                    b.commands.get(b.done).map_or("", String::as_str)
+                ),
+                None => format!("lab {name}: building, {}/{total} applied", b.done),
             };
-            let verb = if b.awaiting_key() { "press s for the next step; done" } else { "building" };
-            Span::styled(
-                format!("lab {name}: {verb} step {n}/{total}: {}", cmd.map_or("", String::as_str)),
-                theme.key(),
-            )
+            Span::styled(text, theme.key())
         }
     }
 }
@@ -40,13 +49,23 @@ fn capture(m: &Model) -> String {
         CaptureState::Off => "capture: not started".into(),
         CaptureState::Starting => "capture: starting…".into(),
         CaptureState::Failed(e) => format!("capture failed: {e}"),
-        CaptureState::Running { failed } => {
-            let ifaces = m.points.len() / 2;
+        CaptureState::Running { failed, dropped } => {
+            let ifaces = m
+                .points
+                .iter()
+                .map(|p| (&p.netns, &p.iface))
+                .collect::<std::collections::HashSet<_>>()
+                .len();
             let mut s = format!("capturing on {ifaces} interfaces");
             if !failed.is_empty() {
                 let _ = write!(s, " ({} points failed)", failed.len());
             }
-            let _ = write!(s, ", {} packets, {} evicted", m.packets.next_seq(), m.packets.evicted);
+            let _ = write!(
+                s,
+                ", {} packets, {} evicted, {dropped} dropped",
+                m.packets.next_seq(),
+                m.packets.evicted
+            );
             s
         }
     }

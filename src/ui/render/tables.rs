@@ -66,7 +66,9 @@ fn row_line(r: &LiveRow, tab: Tab, width: usize, m: &Model, theme: Theme) -> Lin
 /// Draws the pane.
 pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
     let node = m.node();
-    let title = node.map_or(" Tables ".to_string(), |n| format!(" Tables — {} ({}) ", n.id, n.netns));
+    let title = node.map_or(" Tables ".to_string(), |n| {
+        format!(" Tables — {} ({}) ", n.id, n.netns)
+    });
     let block = Block::default()
         .borders(Borders::ALL)
         .title(Span::styled(title, theme.title()))
@@ -79,11 +81,18 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
     let tabs: Vec<Span> = Tab::ALL
         .iter()
         .map(|&t| {
-            let style = if t == m.tab { theme.selected() } else { theme.dim() };
+            let style = if t == m.tab {
+                theme.selected()
+            } else {
+                theme.dim()
+            };
             Span::styled(tab_label(t), style)
         })
         .collect();
-    f.render_widget(Line::from(tabs), Rect::new(inner.x, inner.y, inner.width, 1));
+    f.render_widget(
+        Line::from(tabs),
+        Rect::new(inner.x, inner.y, inner.width, 1),
+    );
     let width = usize::from(inner.width);
     let headers: Vec<String> = m.tab.headers().iter().map(|h| (*h).to_string()).collect();
     let head = cells_line(&headers, m.tab, width.saturating_sub(2));
@@ -96,7 +105,10 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
         return;
     };
     let Some(t) = m.tables.get(&node.id).filter(|t| t.dumps > 0) else {
-        let why = match (&m.phase, m.tables.get(&node.id).and_then(|t| t.error.as_ref())) {
+        let why = match (
+            &m.phase,
+            m.tables.get(&node.id).and_then(|t| t.error.as_ref()),
+        ) {
             (_, Some(e)) => format!("cannot read the tables: {e}"),
             (Phase::Building(_), _) => "namespace not created yet".to_string(),
             (Phase::Failed(_), _) => "the lab is not up".to_string(),
@@ -110,7 +122,10 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
         vec![Line::from(Span::styled("(empty)", theme.dim()))]
     } else {
         rows.iter()
-            .skip(m.table_scroll.min(rows.len().saturating_sub(usize::from(body.height))))
+            .skip(
+                m.table_scroll
+                    .min(rows.len().saturating_sub(usize::from(body.height))),
+            )
             .take(usize::from(body.height))
             .map(|r| row_line(r, m.tab, width, m, theme))
             .collect()

@@ -42,7 +42,10 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
     let first = geo.footer.y + u16::from(m.topo.underlay.is_some());
     for (row, tunnel) in (first..geo.footer.bottom()).zip(&m.topo.tunnels) {
         let line = Rect::new(geo.footer.x, row, geo.footer.width, 1);
-        f.render_widget(Paragraph::new(Span::styled(tunnel.as_str(), theme.dim())), line);
+        f.render_widget(
+            Paragraph::new(Span::styled(tunnel.as_str(), theme.dim())),
+            line,
+        );
     }
 }
 
@@ -92,6 +95,9 @@ fn node(f: &mut Frame, spot: &NodeSpot, m: &Model, theme: Theme) {
             };
             spans.push(Span::styled(iface.chip.as_str(), style));
         }
-        f.render_widget(Line::from(spans), Rect::new(spot.rect.x, row, spot.rect.width, 1));
+        f.render_widget(
+            Line::from(spans),
+            Rect::new(spot.rect.x, row, spot.rect.width, 1),
+        );
     }
 }

@@ -1,0 +1,168 @@
+//! Reading a running lab's [`Snapshot`] from the kernel: each namespace's tables over
+//! rtnetlink, its sysctls from `/proc/sys` (read on a thread inside it), its nftables
+//! ruleset and its IPVS table. Reads only; never changes anything.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use super::snapshot::{NatRow, NodeState, Snapshot};
+use crate::kernel::connect;
+use crate::model::Lab;
+use crate::nat::IPVS_CT_MARK;
+use crate::netns;
+use crate::observe::dump;
+
+/// The sysctls the rules look at, besides the per-interface `rp_filter`s.
+const SYSCTLS: &[&str] = &[
+    "net.ipv4.ip_forward",
+    "net.ipv4.conf.all.rp_filter",
+    "net.ipv4.conf.default.rp_filter",
+    "net.ipv4.vs.conntrack",
+    "net.bridge.bridge-nf-call-iptables",
+];
+
+fn sysctls(ns: &str, links: &[String]) -> std::io::Result<BTreeMap<String, String>> {
+    let mut want: Vec<(String, PathBuf)> = SYSCTLS
+        .iter()
+        .map(|k| ((*k).to_string(), PathBuf::from("/proc/sys").join(k.replace('.', "/"))))
+        .collect();
+    for l in links {
+        want.push((
+            format!("net.ipv4.conf.{l}.rp_filter"),
+            PathBuf::from("/proc/sys/net/ipv4/conf").join(l).join("rp_filter"),
+        ));
+    }
+    netns::run_in(ns, move || {
+        Ok(want
+            .into_iter()
+            .filter_map(|(k, p)| Some((k, std::fs::read_to_string(p).ok()?.trim().to_string())))
+            .collect())
+    })
+}
+
+fn is_ipvs_match(e: &Value) -> bool {
+    if e.pointer("/xt/name").and_then(Value::as_str) == Some("ipvs") {
+        return true;
+    }
+    // The emulation's `ct mark & IPVS_CT_MARK == IPVS_CT_MARK`.
+    e.pointer("/match/left/&").and_then(Value::as_array).is_some_and(|a| {
+        a.iter().any(|x| x.pointer("/ct/key").and_then(Value::as_str) == Some("mark"))
+            && a.iter().any(|x| x.as_u64() == Some(u64::from(IPVS_CT_MARK)))
+    })
+}
+
+/// NAT rules and the number of filter rules in a ruleset, as `nft -j list ruleset`
+/// prints it.
+pub fn parse_nft(ruleset: &Value) -> (Vec<NatRow>, usize) {
+    let items = ruleset.get("nftables").and_then(Value::as_array).cloned().unwrap_or_default();
+    let key = |o: &Value, name: &str| {
+        (
+            o["family"].as_str().unwrap_or_default().to_string(),
+            o["table"].as_str().unwrap_or_default().to_string(),
+            o[name].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    let types: HashMap<(String, String, String), String> = items
+        .iter()
+        .filter_map(|i| i.get("chain"))
+        .filter_map(|c| Some((key(c, "name"), c["type"].as_str()?.to_string())))
+        .collect();
+    let (mut nat, mut filter) = (Vec::new(), 0);
+    for r in items.iter().filter_map(|i| i.get("rule")) {
+        let k = key(r, "chain");
+        let exprs = r["expr"].as_array().cloned().unwrap_or_default();
+        match types.get(&k).map(String::as_str) {
+            Some("filter") => filter += 1,
+            Some("nat") | None => {
+                let Some((kind, v)) = exprs.iter().find_map(|e| {
+                    let (k, v) = e.as_object()?.iter().next()?;
+                    matches!(k.as_str(), "snat" | "dnat" | "masquerade").then(|| (k.clone(), v.clone()))
+                }) else {
+                    continue;
+                };
+                nat.push(NatRow {
+                    table: k.1.clone(),
+                    chain: k.2.clone(),
+                    kind,
+                    to: v.get("addr").and_then(Value::as_str).map(str::to_string),
+                    ipvs_only: exprs.iter().any(is_ipvs_match),
+                });
+            }
+            _ => {}
+        }
+    }
+    (nat, filter)
+}
+
+/// Reads the live state of every namespace of running lab `lab`. What cannot be read is
+/// noted in the node's `errors`. Must run inside a tokio runtime.
+pub async fn read(lab: &Lab) -> Snapshot {
+    let mut snap = Snapshot::wiring_of(lab);
+    let nft = crate::nat::apply::in_path("nft");
+    for node in &lab.nodes {
+        if !netns::exists(&node.netns) {
+            continue;
+        }
+        let tables = match connect(&node.netns) {
+            Ok(h) => dump(&h).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        let mut st = match tables {
+            Ok(t) => NodeState::from_tables(&node.id, &node.netns, t),
+            Err(e) => NodeState {
+                node: node.id.clone(),
+                netns: node.netns.clone(),
+                errors: vec![format!("its tables: {e}")],
+                ..NodeState::default()
+            },
+        };
+        let links: Vec<String> = st.links.iter().map(|l| l.name.clone()).collect();
+        match sysctls(&node.netns, &links) {
+            Ok(s) => st.sysctls = s,
+            Err(e) => st.errors.push(format!("its sysctls: {e}")),
+        }
+        if nft {
+            match crate::nat::apply::ruleset(&node.netns) {
+                Ok(v) => (st.nat, st.filter_rules) = parse_nft(&v),
+                Err(e) => st.errors.push(format!("its nftables ruleset: {e}")),
+            }
+        }
+        if crate::ipvs::kernel_has_ipvs() {
+            match crate::ipvs::list(&node.netns) {
+                Ok(v) => st.ipvs = Some(v),
+                Err(e) => st.errors.push(format!("its IPVS table: {e}")),
+            }
+        }
+        snap.nodes.push(st);
+    }
+    snap
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn nat_rows_and_filter_counts_come_out_of_the_ruleset() {
+        let v = json!({"nftables": [
+            {"chain": {"family": "ip", "table": "vxlab", "name": "postrouting", "type": "nat"}},
+            {"chain": {"family": "inet", "table": "f", "name": "forward", "type": "filter"}},
+            {"rule": {"family": "ip", "table": "vxlab", "chain": "postrouting", "expr": [
+                {"match": {"op": "==", "left": {"&": [{"ct": {"key": "mark"}}, 16_777_216]}, "right": 16_777_216}},
+                {"snat": {"addr": "10.0.0.2"}}]}},
+            {"rule": {"family": "ip", "table": "nat", "chain": "POSTROUTING", "expr": [
+                {"xt": {"type": "match", "name": "ipvs"}}, {"snat": {"addr": "10.0.0.12"}}]}},
+            {"rule": {"family": "ip", "table": "vxlab", "chain": "postrouting", "expr": [{"masquerade": null}]}},
+            {"rule": {"family": "inet", "table": "f", "chain": "forward", "expr": [{"drop": null}]}}
+        ]});
+        let (nat, filter) = parse_nft(&v);
+        assert_eq!(filter, 1);
+        assert_eq!(nat.len(), 3);
+        assert!(nat[0].ipvs_only && nat[1].ipvs_only && !nat[2].ipvs_only);
+        assert_eq!(nat[0].to.as_deref(), Some("10.0.0.2"));
+        assert_eq!(nat[2].kind, "masquerade");
+    }
+}
