@@ -172,7 +172,7 @@ fn containers_reach_the_outside_through_their_machines_masquerade() {
 /// container's gateway to ubuntu1's br0 (ARP "who-has 10.233.0.3 tell 10.233.0.1"), and its
 /// outside traffic then leaves through ubuntu1. That works only with bridged frames kept
 /// out of iptables (`bridge-nf-call-iptables = 0`, the write-up's machines have no
-/// br_netfilter): otherwise ubuntu2's MASQUERADE rewrites the bridged frame to
+/// `br_netfilter`): otherwise ubuntu2's MASQUERADE rewrites the bridged frame to
 /// 10.233.0.1, which ubuntu1 drops.
 #[test]
 fn anycast_gateway_a_machine_pinging_a_remote_container_becomes_its_gateway() {

@@ -33,7 +33,7 @@ macro_rules! require_etcd {
     };
 }
 
-/// Polls `done` every 5 ms until it holds (`Some(time taken)`) or `timeout` passes.
+/// Polls `done` every 2 ms until it holds (`Some(time taken)`) or `timeout` passes.
 fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
     let start = Instant::now();
     loop {
@@ -43,7 +43,7 @@ fn wait_until(timeout: Duration, mut done: impl FnMut() -> bool) -> Option<Durat
         if start.elapsed() > timeout {
             return None;
         }
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
@@ -97,16 +97,85 @@ fn start_node4_agent(lab: &TestLab, ttl: &str) -> Child {
         .expect("start vxlab agent")
 }
 
-/// Whether every one of nodes 1-3 has node4's route (the agent programs it last) or,
-/// with `present == false`, none has node4's FDB entry (removed last).
-fn node4_everywhere(lab: &TestLab, present: bool) -> bool {
-    NODES.iter().all(|n| {
-        if present {
-            has_route(lab, n, "10.244.4.0/24")
-        } else {
-            !has_fdb(lab, n, "10.211.55.14")
-        }
-    })
+/// Netlink connections to nodes 1-3, to see node4's entries appear and go without the
+/// cost of running `ip` (so the times measured are the agents', not the poller's).
+struct Probe {
+    rt: tokio::runtime::Runtime,
+    nodes: Vec<rtnetlink::Handle>,
+}
+
+impl Probe {
+    fn new(lab: &TestLab) -> Self {
+        let rt = common::runtime();
+        let nodes = rt.block_on(async {
+            NODES
+                .iter()
+                .map(|n| vxlab::kernel::connect(&lab.netns(n)).expect("connect"))
+                .collect()
+        });
+        Self { rt, nodes }
+    }
+
+    /// Whether node `h` has a route to 10.244.4.0/24.
+    async fn route(h: &rtnetlink::Handle) -> bool {
+        use futures::TryStreamExt;
+        use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
+        let msg = rtnetlink::RouteMessageBuilder::<std::net::Ipv4Addr>::new().build();
+        let routes: Vec<_> = h
+            .route()
+            .get(msg)
+            .execute()
+            .try_collect()
+            .await
+            .expect("routes");
+        routes.iter().any(|r| {
+            r.header.destination_prefix_length == 24
+                && r.attributes.iter().any(|a| {
+                    matches!(a, RouteAttribute::Destination(RouteAddress::Inet(d))
+                        if *d == std::net::Ipv4Addr::new(10, 244, 4, 0))
+                })
+        })
+    }
+
+    /// Whether node `h` has an FDB entry towards node4's underlay address.
+    async fn fdb(h: &rtnetlink::Handle) -> bool {
+        use futures::TryStreamExt;
+        use rtnetlink::packet_route::AddressFamily;
+        use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute};
+        let entries: Vec<_> = h
+            .neighbours()
+            .get()
+            .set_address_family(AddressFamily::Bridge)
+            .execute()
+            .try_collect()
+            .await
+            .expect("fdb");
+        entries.iter().any(|e| {
+            e.attributes.iter().any(|a| {
+                // In an AF_BRIDGE message the VTEP address comes as raw bytes.
+                matches!(a, NeighbourAttribute::Destination(NeighbourAddress::Other(d))
+                    if d.as_slice() == [10, 211, 55, 14])
+            })
+        })
+    }
+
+    /// Whether every one of nodes 1-3 has node4's route (the agent programs it last) or,
+    /// with `present == false`, none has node4's FDB entry (removed last).
+    fn node4_everywhere(&self, present: bool) -> bool {
+        self.rt.block_on(async {
+            for h in &self.nodes {
+                let there = if present {
+                    Self::route(h).await
+                } else {
+                    Self::fdb(h).await
+                };
+                if there != present {
+                    return false;
+                }
+            }
+            true
+        })
+    }
 }
 
 #[test]
@@ -209,11 +278,12 @@ fn nodes_join_and_leave_through_etcd() {
     require_etcd!();
     let lab = TestLab::up_file("flannel.toml");
     wait_converged(&lab);
+    let probe = Probe::new(&lab);
 
     // node4's flanneld starts: the others program it from the watch.
     let start = Instant::now();
     let mut agent = start_node4_agent(&lab, "10");
-    let joined = wait_until(Duration::from_secs(5), || node4_everywhere(&lab, true))
+    let joined = wait_until(Duration::from_secs(5), || probe.node4_everywhere(true))
         .map(|_| start.elapsed());
     let joined = joined.expect("node4 never programmed on nodes 1-3");
     eprintln!(
@@ -249,7 +319,7 @@ fn nodes_join_and_leave_through_etcd() {
             "/coreos.com/network/subnets/10.244.4.0-24",
         ],
     );
-    let left = wait_until(Duration::from_secs(5), || node4_everywhere(&lab, false))
+    let left = wait_until(Duration::from_secs(5), || probe.node4_everywhere(false))
         .map(|_| start.elapsed())
         .expect("node4 never removed from nodes 1-3");
     eprintln!(
@@ -277,16 +347,16 @@ fn nodes_join_and_leave_through_etcd() {
     // It comes back with a 3 s lease, which it renews: still there after 4 s.
     let mut agent = start_node4_agent(&lab, "3");
     assert!(
-        wait_until(Duration::from_secs(5), || node4_everywhere(&lab, true)).is_some(),
+        wait_until(Duration::from_secs(5), || probe.node4_everywhere(true)).is_some(),
         "node4 back"
     );
     std::thread::sleep(Duration::from_secs(4));
-    assert!(node4_everywhere(&lab, true), "the lease was renewed");
+    assert!(probe.node4_everywhere(true), "the lease was renewed");
     // Killed, it renews nothing: its lease expires and the others remove it.
     agent.kill().expect("kill node4's agent");
     let start = Instant::now();
     let _ = agent.wait();
-    let expired = wait_until(Duration::from_secs(10), || node4_everywhere(&lab, false))
+    let expired = wait_until(Duration::from_secs(10), || probe.node4_everywhere(false))
         .map(|_| start.elapsed())
         .expect("node4 never removed after its lease expired");
     eprintln!(

@@ -19,38 +19,49 @@ fn lab_text(file: &str) -> String {
 #[test]
 fn a_failure_at_any_step_rolls_everything_back() {
     require_root!();
-    let text = lab_text("docker-overlay.toml");
     let before = root_snapshot();
-    let lab = common::ipvs_fallback(Lab::from_source(&text).unwrap());
-    let steps = plan(&lab).len();
-    let lab = lab.renamed(&unique_name("fail"));
-    for k in 1..=steps {
-        let mut kernel = FailAt::new(common::kernel(), k);
-        let err = runtime()
-            .block_on(lifecycle::up(&lab, &text, &mut kernel, |_, _, _| {}))
-            .unwrap_err();
-        match err {
-            UpError::Step { step, rollback, .. } => {
-                assert_eq!(step, k);
-                assert!(
-                    rollback.errors.is_empty(),
-                    "step {k}: {:?}",
-                    rollback.errors
-                );
+    let mut total = 0;
+    for (name, text) in vxlab::labs::BUILTIN {
+        let lab = common::ipvs_fallback(Lab::from_source(text).unwrap());
+        let steps = plan(&lab).len();
+        let lab = lab.renamed(&unique_name("fail"));
+        for k in 1..=steps {
+            let mut kernel = FailAt::new(common::kernel(), k);
+            let err = runtime()
+                .block_on(lifecycle::up(&lab, text, &mut kernel, |_, _, _| {}))
+                .unwrap_err();
+            match err {
+                UpError::Step { step, rollback, .. } => {
+                    assert_eq!(step, k, "{name}");
+                    assert!(
+                        rollback.errors.is_empty(),
+                        "{name} step {k}: {:?}",
+                        rollback.errors
+                    );
+                }
+                e => panic!("{name} step {k}: unexpected {e}"),
             }
-            e => panic!("step {k}: unexpected {e}"),
+            assert!(
+                lifecycle::namespaces_of(&lab.name).is_empty(),
+                "{name} step {k}: namespaces left"
+            );
+            assert!(
+                !lifecycle::state_dir(&lab.name).exists(),
+                "{name} step {k}: record left"
+            );
         }
-        assert!(
-            lifecycle::namespaces_of(&lab.name).is_empty(),
-            "step {k}: namespaces left"
+        assert_eq!(
+            before,
+            root_snapshot(),
+            "{name}: the root namespace changed"
         );
-        assert!(
-            !lifecycle::state_dir(&lab.name).exists(),
-            "step {k}: record left"
-        );
+        println!("{name}: rolled back cleanly after a failure at each of {steps} steps");
+        total += steps;
     }
-    assert_eq!(before, root_snapshot());
-    println!("rolled back cleanly after a failure at each of {steps} steps");
+    println!(
+        "failure injection: {total} failing steps over {} labs, all rolled back",
+        vxlab::labs::BUILTIN.len()
+    );
 }
 
 #[test]
@@ -110,8 +121,16 @@ fn down_cleans_up_after_up_is_killed() {
         if i % 2 == 1 {
             let finished = lifecycle::is_complete(&name);
             let out = Command::new(exe).arg("gc").output().unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-            assert_eq!(lifecycle::namespaces_of(&name).is_empty(), !finished, "gc after {delay_ms} ms");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(
+                lifecycle::namespaces_of(&name).is_empty(),
+                !finished,
+                "gc after {delay_ms} ms"
+            );
         }
         let out = Command::new(exe).args(["down", &name]).output().unwrap();
         assert!(
@@ -135,10 +154,15 @@ fn gc_removes_unfinished_labs_and_keeps_finished_ones() {
     let orphan = TestLab::up_file("bridge-basics.toml");
     // What an `up` killed before its last step leaves: namespaces and an unfinished record.
     std::fs::remove_file(lifecycle::state_dir(&orphan.lab.name).join("complete")).unwrap();
-    let found = runtime().block_on(lifecycle::gc(&mut Netlink::new())).unwrap();
+    let found = runtime()
+        .block_on(lifecycle::gc(&mut Netlink::new()))
+        .unwrap();
     assert!(found.iter().any(|c| c.lab == orphan.lab.name), "{found:?}");
     assert!(!found.iter().any(|c| c.lab == kept.lab.name));
     assert!(lifecycle::namespaces_of(&orphan.lab.name).is_empty());
-    assert!(kept.pings("host/ns1", "170.19.0.2"), "the finished lab still works");
+    assert!(
+        kept.pings("host/ns1", "170.19.0.2"),
+        "the finished lab still works"
+    );
     kept.down();
 }

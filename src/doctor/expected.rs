@@ -135,6 +135,10 @@ fn node_state(lab: &Lab, node: &crate::model::Node) -> NodeState {
         if !(lab.ipvs_emulated() && s.key.starts_with("net.ipv4.vs.")) {
             sys.insert(s.key.clone(), s.value.clone());
         }
+        // The kernel's one switch under two names.
+        if s.key == "net.ipv4.conf.all.forwarding" {
+            sys.insert("net.ipv4.ip_forward".into(), s.value.clone());
+        }
     }
     st.sysctls = sys;
     let vs_on = lab.sysctls.iter().any(|s| s.node == id && s.key == "net.ipv4.vs.conntrack" && s.value == "1");
@@ -226,7 +230,7 @@ pub fn cause_rule(lab: &Lab, fault: &Fault) -> &'static str {
         FaultAction::Mtu { .. } => "vxlan-mtu",
         FaultAction::Vxlan { .. } => "vxlan-mismatch",
         FaultAction::RemoveNat { index, .. } if lab.nat.get(*index).is_some_and(|r| r.ipvs) => "ipvs-conntrack",
-        FaultAction::RemoveNat { .. } => "nat",
+        FaultAction::RemoveNat { .. } => "nat-missing",
     }
 }
 

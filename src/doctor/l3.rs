@@ -87,7 +87,8 @@ pub(super) fn routes(snap: &Snapshot, lab: &Lab, r: &mut Report) {
             let Some(back) = a.source_towards(g) else { continue };
             for (_, s) in a.ipv4() {
                 let s = s.trunc();
-                if s.contains(&g) || b.lookup(IpAddr::V4(s.network())).is_some() {
+                // Masqueraded sources need no way back: the replies come to A itself.
+                if s.contains(&g) || b.lookup(IpAddr::V4(s.network())).is_some() || super::lb::snats(lab, &a.node, s) {
                     continue;
                 }
                 let why = format!(

@@ -1,13 +1,14 @@
-//! Load-balancing and netfilter rules: IPVS with a `-m ipvs` SNAT while
-//! `net.ipv4.vs.conntrack` is 0, IPVS real servers whose replies bypass the director,
-//! and `br_netfilter` sending bridged frames through filter rules.
+//! Load-balancing and netfilter rules: the lab's NAT rules missing from the kernel, IPVS
+//! with a `-m ipvs` SNAT while `net.ipv4.vs.conntrack` is 0, IPVS real servers whose
+//! replies bypass the director, and `br_netfilter` sending bridged frames through filter
+//! rules.
 
 use std::net::IpAddr;
 
 use super::snapshot::Snapshot;
 use super::{Finding, Report};
 use crate::ipvs::ServiceRow;
-use crate::model::{Forward, Lab, NatKind};
+use crate::model::{Forward, Lab, NatKind, NatRule};
 
 const VS_CONNTRACK: &str = "net.ipv4.vs.conntrack";
 
@@ -141,4 +142,67 @@ pub(super) fn br_netfilter(snap: &Snapshot, r: &mut Report) {
             .fix(format!("ip netns exec {} sysctl -w net.bridge.bridge-nf-call-iptables=0", n.netns)),
         );
     }
+}
+
+/// What a missing NAT rule breaks.
+fn consequence(n: &NatRule) -> String {
+    let to = n.to.map(|t| t.addr.to_string()).unwrap_or_default();
+    let what = n.dst.map(|d| format!(" to {}", d.net)).unwrap_or_default();
+    let port = n.dport.map(|p| format!(" port {p}")).unwrap_or_default();
+    match n.kind {
+        NatKind::Dnat => format!(
+            "connections{what}{port} are no longer sent on to {to}: they reach the node itself, where nothing listens (connection refused) or nothing answers"
+        ),
+        NatKind::Snat | NatKind::Masquerade => {
+            let from = n.src.map(|s| format!(" from {}", s.net)).unwrap_or_default();
+            format!(
+                "packets{from} leave with their own, private source address: the far end answers an address it cannot route back, and the replies are lost"
+            )
+        }
+    }
+}
+
+/// The lab's `[[nat]]` rules (other than `-m ipvs` ones, see [`ipvs`]) missing from the
+/// kernel.
+pub(super) fn nat_missing(snap: &Snapshot, lab: &Lab, r: &mut Report) {
+    for n in lab.nat.iter().filter(|n| !n.ipvs) {
+        let Some(st) = snap.node(&n.node) else { continue };
+        if st.errors.iter().any(|e| e.contains("nftables")) {
+            continue;
+        }
+        let kind = match n.kind {
+            NatKind::Dnat => "dnat",
+            NatKind::Snat => "snat",
+            NatKind::Masquerade => "masquerade",
+        };
+        let to = n.to.map(|t| t.addr.to_string());
+        let present = st.nat.iter().any(|x| {
+            x.kind == kind && x.to == to && x.chain.eq_ignore_ascii_case(n.hook.nft())
+        });
+        if present {
+            continue;
+        }
+        let rule = crate::nat::from_model(n);
+        let iptables = rule.iptables(false).map(|w| w.join(" ")).unwrap_or_default();
+        let mut f = Finding::new(
+            "nat-missing",
+            &n.node,
+            format!("{kind} {}", to.as_deref().unwrap_or("")).trim_end().to_string(),
+            format!("the lab's NAT rule `iptables {iptables}` is missing from {}: {}", n.node, consequence(n)),
+        )
+        .evidence(format!("ip netns exec {} nft list chain ip {} {}: no {kind} rule{}", st.netns, crate::nat::TABLE, n.hook.nft(), to.as_deref().map(|t| format!(" to {t}")).unwrap_or_default()));
+        if let Some(cmd) = rule.nft_command() {
+            f = f.fix(format!("ip netns exec {} nft '{cmd}'", st.netns));
+        }
+        r.findings.push(f.fix(format!("# the same with iptables: ip netns exec {} iptables {iptables}", st.netns)));
+    }
+}
+
+/// Whether the lab SNATs (or masquerades) packets from `net` leaving `node`.
+pub(super) fn snats(lab: &Lab, node: &str, net: ipnet::Ipv4Net) -> bool {
+    lab.nat.iter().any(|n| {
+        n.node == node
+            && matches!(n.kind, NatKind::Snat | NatKind::Masquerade)
+            && n.src.is_none_or(|s| !s.negated && s.net.contains(&net))
+    })
 }

@@ -87,6 +87,7 @@ pub const RULES: &[&str] = &[
     "route-missing",
     "ip-forward-off",
     "rp-filter",
+    "nat-missing",
     "ipvs-conntrack",
     "ipvs-return-path",
     "br-netfilter",
@@ -112,6 +113,7 @@ pub fn diagnose(snap: &Snapshot, lab: &Lab) -> Report {
     l3::routes(snap, lab, &mut r);
     l3::ip_forward(snap, &mut r);
     l3::rp_filter(snap, &mut r);
+    lb::nat_missing(snap, lab, &mut r);
     lb::ipvs(snap, lab, &mut r);
     lb::br_netfilter(snap, &mut r);
     r

@@ -2,7 +2,8 @@
 //!
 //! Planting first reads what the fault will remove or change, writes that down
 //! ([`record`]), and only then changes the kernel; fixing puts back what the record says,
-//! in reverse order, and deletes the record. The faults themselves are lab data
+//! in reverse order, and deletes the record. Planting also flushes the ARP entries the
+//! lab learned, so the symptom shows at once (the kernel learns them again). The faults themselves are lab data
 //! ([`crate::model::Fault`]); this module is the kernel edge that applies them.
 
 pub mod nat;
@@ -461,7 +462,21 @@ pub async fn plant(lab: &Lab, name: &str, nl: &mut Netlink) -> Result<Record, Fa
     for c in &changes {
         apply(c, nl).await?;
     }
+    flush_learned(lab, nl).await;
     Ok(rec)
+}
+
+/// Forgets the ARP entries the lab's namespaces learned (as `ip neigh flush all` does; static
+/// entries stay), so a planted fault shows at once instead of once the caches expire.
+/// The kernel learns them again; nothing to record.
+async fn flush_learned(lab: &Lab, nl: &mut Netlink) {
+    for n in &lab.nodes {
+        let Ok(h) = nl.handle(&n.netns) else { continue };
+        let Ok(all) = neighbours(&h, AddressFamily::Inet).await else { continue };
+        for m in all.iter().filter(|m| u16::from(m.header.state) & 0xc0 == 0) {
+            let _ = h.neighbours().del(del_message(m)).execute().await;
+        }
+    }
 }
 
 fn exists_ok(r: Result<(), KernelError>) -> Result<(), KernelError> {
@@ -508,6 +523,11 @@ pub async fn fix(lab: &Lab, name: &str, nl: &mut Netlink) -> Result<Record, Faul
     };
     for u in rec.undo.iter().rev() {
         put_back(u, nl).await?;
+    }
+    // Path MTUs learned while the fault was there ('frag needed') would outlive it by
+    // ten minutes: flush them, as `ip route flush cache` does.
+    for n in &lab.nodes {
+        let _ = netns::write_sysctl(&n.netns, "net.ipv4.route.flush", "1");
     }
     record::remove(&lab.name, name)?;
     Ok(rec)

@@ -256,12 +256,7 @@ impl Netlink {
                 let log = self.log_dir.as_ref().map_or_else(
                     || std::path::PathBuf::from("/dev/null"),
                     |d| {
-                        d.join(format!(
-                            "{ns}.{}.log",
-                            crate::plan::script::argv(program)
-                                .join("_")
-                                .replace('/', "_")
-                        ))
+                        d.join(process::log_name(&ns, &crate::plan::script::argv(program)))
                     },
                 );
                 process::spawn(&ns, program, &log, self.exe.as_deref())?;

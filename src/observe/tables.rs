@@ -262,7 +262,9 @@ pub async fn dump(handle: &Handle) -> Result<Tables, rtnetlink::Error> {
     let filter = RouteMessageBuilder::<Ipv4Addr>::new().build();
     let routes: Vec<_> = handle.route().get(filter).execute().try_collect().await?;
     for r in routes {
-        if r.header.table != 254 || r.header.kind != RouteType::Unicast {
+        // Cached exceptions (learned path MTUs, redirects) are not routes: `ip route` hides them.
+        let cached = r.header.flags.contains(rtnetlink::packet_route::route::RouteFlags::Cloned);
+        if r.header.table != 254 || r.header.kind != RouteType::Unicast || cached {
             continue;
         }
         let mut row = RouteRow {

@@ -191,7 +191,7 @@ impl Op {
             ),
             Op::Spawn { netns, program } => {
                 let mut words = argv(program);
-                if matches!(program, Program::Http { .. }) {
+                if matches!(program, Program::Http { .. }) || words[0] == "vxlab" {
                     words[0] = "\"${VXLAB:-vxlab}\"".into();
                 } else {
                     words[0] = quote(&words[0]);
