@@ -41,17 +41,22 @@ pub fn builtin(name: &str) -> Option<&'static str> {
 pub fn generated(name: &str, containers: usize) -> String {
     use std::fmt::Write as _;
     let hosts = containers.div_ceil(50).max(1);
-    let mut s = format!("[lab]\nname = \"{name}\"\ntitle = \"Generated: {containers} containers on {hosts} hosts\"\n");
+    let mut s = format!(
+        "[lab]\nname = \"{name}\"\ntitle = \"Generated: {containers} containers on {hosts} hosts\"\n"
+    );
     for h in 0..hosts {
         let host = format!("h{h}");
+        let mut ports = String::from("\"vxlan0\"");
+        for c in (h * 50..containers).take(50) {
+            let _ = write!(ports, ", \"v{c}\"");
+        }
         let _ = write!(
             s,
             "\n[[host]]\nname = \"{host}\"\nunderlay = \"192.168.{}.{}/16\"\n\
-             [[bridge]]\nname = \"{host}:br0\"\nports = [\"vxlan0\"{}]\n\
+             [[bridge]]\nname = \"{host}:br0\"\nports = [{ports}]\n\
              [[vxlan]]\nname = \"{host}:vxlan0\"\nvni = 42\ndstport = 4789\ngroup = \"239.1.1.1\"\ndev = \"eth0\"\n",
             h / 250,
             h % 250 + 1,
-            (0..containers).filter(|c| c / 50 == h).map(|c| format!(", \"v{c}\"")).collect::<String>()
         );
     }
     for c in 0..containers {
@@ -75,7 +80,8 @@ mod tests {
     #[test]
     fn generated_labs_are_valid_at_every_size() {
         for n in [1, 49, 50, 51, 200, 1000] {
-            let lab = Lab::from_source(&super::generated("scale", n)).unwrap_or_else(|e| panic!("{n}: {e:?}"));
+            let lab = Lab::from_source(&super::generated("scale", n))
+                .unwrap_or_else(|e| panic!("{n}: {e:?}"));
             let containers = lab.nodes.iter().filter(|x| x.id.contains("/c")).count();
             assert_eq!(containers, n);
         }

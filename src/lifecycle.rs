@@ -322,7 +322,11 @@ pub async fn gc<K: Kernel>(kernel: &mut K) -> Result<Vec<Collected>, UpError> {
             (false, true, _) => "a record without namespaces",
         };
         let teardown = remove(&lab, kernel).await;
-        out.push(Collected { lab, reason: reason.into(), teardown });
+        out.push(Collected {
+            lab,
+            reason: reason.into(),
+            teardown,
+        });
     }
     Ok(out)
 }
@@ -337,10 +341,10 @@ pub async fn down<K: Kernel>(name: &str, kernel: &mut K) -> Result<Teardown, UpE
 async fn remove<K: Kernel>(name: &str, kernel: &mut K) -> Teardown {
     let mut t = kernel.teardown(name).await;
     let dir = state_dir(name);
-    if dir.exists() {
-        if let Err(e) = fs::remove_dir_all(&dir) {
-            t.errors.push(format!("remove {}: {e}", dir.display()));
-        }
+    if dir.exists()
+        && let Err(e) = fs::remove_dir_all(&dir)
+    {
+        t.errors.push(format!("remove {}: {e}", dir.display()));
     }
     t
 }

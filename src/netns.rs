@@ -173,10 +173,26 @@ pub fn exec(name: &str, argv: &[String]) -> io::Result<std::process::ExitStatus>
         // Unsharing the mount namespace also unshares this thread's filesystem context,
         // so the process's other threads keep the host's mounts.
         unshare(CloneFlags::CLONE_NEWNS).map_err(io_err)?;
-        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>).map_err(io_err)?;
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(io_err)?;
         let _ = umount2("/sys", MntFlags::MNT_DETACH);
-        mount(Some("sysfs"), "/sys", Some("sysfs"), MsFlags::empty(), None::<&str>).map_err(io_err)?;
-        let (program, args) = argv.split_first().ok_or_else(|| io::Error::other("no command"))?;
-        std::process::Command::new(program).args(args).status()
+        mount(
+            Some("sysfs"),
+            "/sys",
+            Some("sysfs"),
+            MsFlags::empty(),
+            None::<&str>,
+        )
+        .map_err(io_err)?;
+        let (program, rest) = argv
+            .split_first()
+            .ok_or_else(|| io::Error::other("no command"))?;
+        std::process::Command::new(program).args(rest).status()
     })
 }

@@ -100,7 +100,11 @@ pub(super) fn validate(s: &Scenario) -> Result<Lab, Vec<Diagnostic>> {
 
 /// Name of the underlay switch for segment `i` of `count`.
 fn switch_name(i: usize, count: usize) -> String {
-    if count == 1 { "switch".to_string() } else { format!("switch{i}") }
+    if count == 1 {
+        "switch".to_string()
+    } else {
+        format!("switch{i}")
+    }
 }
 
 fn mtu(m: Option<&Spanned<u32>>, c: &mut Checker) -> Option<u32> {
@@ -150,10 +154,16 @@ impl Checker {
                     h.name.span(),
                     "`underlay` is reserved for the switch joining the hosts",
                 );
-            } else if name == "lo" || name.strip_prefix("switch").is_some_and(|n| n.chars().all(|c| c.is_ascii_digit())) {
+            } else if name == "lo"
+                || name
+                    .strip_prefix("switch")
+                    .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+            {
                 self.err(
                     h.name.span(),
-                    format!("`{name}` is reserved: the underlay switch uses it as an interface name"),
+                    format!(
+                        "`{name}` is reserved: the underlay switch uses it as an interface name"
+                    ),
                 );
             } else if self.has_node(name) {
                 self.err(h.name.span(), format!("host `{name}` is declared twice"));
@@ -323,20 +333,20 @@ impl Checker {
     }
 
     fn underlay(&mut self, s: &Scenario, lab: &mut Lab) {
-        let u = &s.underlay;
-        let dev = u
+        let ul = &s.underlay;
+        let dev = ul
             .dev
             .as_ref()
             .map_or_else(|| "eth0".to_string(), |d| d.get_ref().clone());
-        if let (Some(t), Err(why)) = (&u.dev, check_ifname(&dev)) {
+        if let (Some(t), Err(why)) = (&ul.dev, check_ifname(&dev)) {
             self.err(
                 t.span(),
                 format!("`{dev}` is not a valid interface name: {why}"),
             );
         }
-        let mtu = mtu(u.mtu.as_ref(), self);
+        let mtu = mtu(ul.mtu.as_ref(), self);
         let mut subnets: Vec<(Ipv4Net, Ipv4Addr)> = Vec::new();
-        for sn in &u.subnets {
+        for sn in &ul.subnets {
             let (Some(IpNet::V4(net)), Some(IpAddr::V4(router))) =
                 (self.cidr(&sn.cidr), self.ip(&sn.router))
             else {
@@ -442,7 +452,8 @@ impl Checker {
             );
             self.ifaces.insert(a.clone(), (IfKind::Veth, a_mac));
             self.ifaces.insert(b.clone(), (IfKind::Veth, b_mac));
-            self.masters.insert(b.clone(), switch_name(*seg, subnets.len().max(1)));
+            self.masters
+                .insert(b.clone(), switch_name(*seg, subnets.len().max(1)));
             lab.addresses.push(Address {
                 dev: a.clone(),
                 address: IpNet::V4(*addr),

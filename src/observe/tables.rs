@@ -263,7 +263,10 @@ pub async fn dump(handle: &Handle) -> Result<Tables, rtnetlink::Error> {
     let routes: Vec<_> = handle.route().get(filter).execute().try_collect().await?;
     for r in routes {
         // Cached exceptions (learned path MTUs, redirects) are not routes: `ip route` hides them.
-        let cached = r.header.flags.contains(rtnetlink::packet_route::route::RouteFlags::Cloned);
+        let cached = r
+            .header
+            .flags
+            .contains(rtnetlink::packet_route::route::RouteFlags::Cloned);
         if r.header.table != 254 || r.header.kind != RouteType::Unicast || cached {
             continue;
         }
@@ -276,7 +279,7 @@ pub async fn dump(handle: &Handle) -> Result<Tables, rtnetlink::Error> {
         for a in &r.attributes {
             match a {
                 RouteAttribute::Destination(RouteAddress::Inet(d)) => {
-                    row.to = format!("{d}/{}", r.header.destination_prefix_length)
+                    row.to = format!("{d}/{}", r.header.destination_prefix_length);
                 }
                 RouteAttribute::Gateway(RouteAddress::Inet(g)) => row.via = Some(IpAddr::V4(*g)),
                 RouteAttribute::Oif(i) => row.dev = Some(name(*i)),

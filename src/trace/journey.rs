@@ -82,20 +82,45 @@ type GroupKey = (IpProto, Option<u32>, TransportKey, usize, u64);
 
 fn nat_invariant(t: TransportKey) -> TransportKey {
     match t {
-        TransportKey::Icmp { icmp_type, code, seq, .. } => TransportKey::Icmp { icmp_type, code, id: None, seq },
-        TransportKey::Tcp { seq, ack, flags, .. } => TransportKey::Tcp { src_port: 0, dst_port: 0, seq, ack, flags },
-        TransportKey::Udp { .. } => TransportKey::Udp { src_port: 0, dst_port: 0 },
+        TransportKey::Icmp {
+            icmp_type,
+            code,
+            seq,
+            ..
+        } => TransportKey::Icmp {
+            icmp_type,
+            code,
+            id: None,
+            seq,
+        },
+        TransportKey::Tcp {
+            seq, ack, flags, ..
+        } => TransportKey::Tcp {
+            src_port: 0,
+            dst_port: 0,
+            seq,
+            ack,
+            flags,
+        },
+        TransportKey::Udp { .. } => TransportKey::Udp {
+            src_port: 0,
+            dst_port: 0,
+        },
         TransportKey::None => TransportKey::None,
     }
 }
 
 fn ports(p: &Packet<'_>) -> (Option<u16>, Option<u16>) {
     let inner = p.innermost();
-    inner.iter().rev().find_map(|l| match l {
-        Layer::Tcp(t) => Some((Some(t.src_port), Some(t.dst_port))),
-        Layer::Udp(u) => Some((Some(u.src_port), Some(u.dst_port))),
-        _ => None,
-    }).unwrap_or((None, None))
+    inner
+        .iter()
+        .rev()
+        .find_map(|l| match l {
+            Layer::Tcp(t) => Some((Some(t.src_port), Some(t.dst_port))),
+            Layer::Udp(u) => Some((Some(u.src_port), Some(u.dst_port))),
+            _ => None,
+        })
+        .unwrap_or((None, None))
 }
 
 fn encap(p: &Packet<'_>) -> Option<Encap> {
@@ -105,7 +130,11 @@ fn encap(p: &Packet<'_>) -> Option<Encap> {
         Layer::Ipv6(h) => Some((IpAddr::V6(h.src), IpAddr::V6(h.dst))),
         _ => None,
     })?;
-    Some(Encap { vni, outer_src, outer_dst })
+    Some(Encap {
+        vni,
+        outer_src,
+        outer_dst,
+    })
 }
 
 fn sighting(frame: usize, f: &Frame, opts: &DecodeOptions) -> Option<(GroupKey, Sighting)> {
@@ -117,7 +146,13 @@ fn sighting(frame: usize, f: &Frame, opts: &DecodeOptions) -> Option<(GroupKey, 
         Layer::Ethernet(e) => Some(e.src.to_string()),
         _ => None,
     });
-    let group = (key.protocol, key.ip_id, nat_invariant(key.transport), key.payload_len, key.payload_hash);
+    let group = (
+        key.protocol,
+        key.ip_id,
+        nat_invariant(key.transport),
+        key.payload_len,
+        key.payload_hash,
+    );
     Some((
         group,
         Sighting {
@@ -147,16 +182,25 @@ fn affinity(cur: &Sighting, next: &Sighting, points: &[Point], topo: &Topology) 
         (Dir::In, Dir::In) if cur.encap.is_some() && next.encap.is_none() => {
             (topo.vxlan_socket.get(&n_if) == Some(&c.node)).then_some(1)
         }
-        (Dir::In, Dir::In) if c.node == n.node && topo.masters.get(&c_if) == Some(&n.iface) => Some(2),
+        (Dir::In, Dir::In) if c.node == n.node && topo.masters.get(&c_if) == Some(&n.iface) => {
+            Some(2)
+        }
         (Dir::In, Dir::Out) if c.node == n.node && c.iface != n.iface => Some(3),
         _ => None,
     }
 }
 
-fn order(mut rest: Vec<Sighting>, points: &[Point], topo: &Topology, source: Option<&str>) -> Vec<Sighting> {
+fn order(
+    mut rest: Vec<Sighting>,
+    points: &[Point],
+    topo: &Topology,
+    source: Option<&str>,
+) -> Vec<Sighting> {
     rest.sort_by_key(|s| (s.ts_ns, points[s.point].dir == Dir::In));
     let start = source.map_or(0, |src| {
-        rest.iter().position(|s| points[s.point].dir == Dir::Out && points[s.point].node == src).unwrap_or(0)
+        rest.iter()
+            .position(|s| points[s.point].dir == Dir::Out && points[s.point].node == src)
+            .unwrap_or(0)
     });
     let mut path = vec![rest.remove(start)];
     while !rest.is_empty() {
@@ -182,22 +226,33 @@ fn endpoint(addr: (IpAddr, Option<u16>)) -> String {
 fn changes(prev: &Sighting, cur: &Sighting) -> Vec<String> {
     let mut out = Vec::new();
     match (prev.encap, cur.encap) {
-        (None, Some(e)) => out.push(format!("encapsulated VNI {} {} → {}", e.vni, e.outer_src, e.outer_dst)),
+        (None, Some(e)) => out.push(format!(
+            "encapsulated VNI {} {} → {}",
+            e.vni, e.outer_src, e.outer_dst
+        )),
         (Some(e), None) => out.push(format!("decapsulated VNI {} from {}", e.vni, e.outer_src)),
         _ => {}
     }
     if prev.src != cur.src {
-        out.push(format!("SNAT {} → {}", endpoint(prev.src), endpoint(cur.src)));
+        out.push(format!(
+            "SNAT {} → {}",
+            endpoint(prev.src),
+            endpoint(cur.src)
+        ));
     }
     if prev.dst != cur.dst {
-        out.push(format!("DNAT {} → {}", endpoint(prev.dst), endpoint(cur.dst)));
+        out.push(format!(
+            "DNAT {} → {}",
+            endpoint(prev.dst),
+            endpoint(cur.dst)
+        ));
     }
     if prev.ttl != cur.ttl {
         out.push(format!("TTL {} → {}", prev.ttl, cur.ttl));
-        if let (Some(a), Some(b)) = (&prev.inner_mac_src, &cur.inner_mac_src) {
-            if a != b {
-                out.push(format!("routed: MAC {a} → {b}"));
-            }
+        if let (Some(a), Some(b)) = (&prev.inner_mac_src, &cur.inner_mac_src)
+            && a != b
+        {
+            out.push(format!("routed: MAC {a} → {b}"));
         }
     }
     out
@@ -212,7 +267,9 @@ fn hop_changes(prev: &Sighting, cur: &Sighting, points: &[Point], topo: &Topolog
         let master = |p: &Point| topo.masters.get(&(p.node.clone(), p.iface.clone()));
         match (master(p), master(c)) {
             (Some(a), Some(b)) if a == b => out.push(format!("bridged by {a}")),
-            _ if prev.ttl != cur.ttl || prev.encap == cur.encap => out.push(format!("routed by {}", c.node)),
+            _ if prev.ttl != cur.ttl || prev.encap == cur.encap => {
+                out.push(format!("routed by {}", c.node));
+            }
             _ => {}
         }
     }
@@ -247,14 +304,17 @@ pub fn correlate(
         .filter_map(|k| groups.remove(&k))
         .map(|g| {
             let start = g.iter().map(|s| s.ts_ns).min().unwrap_or(0);
-            (start, journey(order(g, points, topo, source), points, topo))
+            (
+                start,
+                journey(&order(g, points, topo, source), points, topo),
+            )
         })
         .collect();
     journeys.sort_by_key(|(t, _)| *t);
     journeys.into_iter().map(|(_, j)| j).collect()
 }
 
-fn journey(path: Vec<Sighting>, points: &[Point], topo: &Topology) -> Journey {
+fn journey(path: &[Sighting], points: &[Point], topo: &Topology) -> Journey {
     let mut hops: Vec<Hop> = Vec::with_capacity(path.len());
     for (i, s) in path.iter().enumerate() {
         let p = &points[s.point];
@@ -265,23 +325,38 @@ fn journey(path: Vec<Sighting>, points: &[Point], topo: &Topology) -> Journey {
             iface: p.iface.clone(),
             dir: p.dir,
             ts_ns: s.ts_ns,
-            delta_ns: prev.map(|q| i64::try_from(s.ts_ns).unwrap_or(0) - i64::try_from(q.ts_ns).unwrap_or(0)),
+            delta_ns: prev
+                .map(|q| i64::try_from(s.ts_ns).unwrap_or(0) - i64::try_from(q.ts_ns).unwrap_or(0)),
             summary: s.summary.clone(),
             encap: s.encap,
             src: s.src,
             dst: s.dst,
             ttl: s.ttl,
-            changes: prev.map(|q| hop_changes(q, s, points, topo)).unwrap_or_default(),
+            changes: prev
+                .map(|q| hop_changes(q, s, points, topo))
+                .unwrap_or_default(),
         });
     }
     let last = hops.last().expect("a group has at least one sighting");
     let last_seen = format!("{}:{} {}", last.node, last.iface, last.dir.as_str());
-    let delivered = hops.iter().any(|h| h.dir == Dir::In && h.encap.is_none() && topo.owns(&h.node, h.dst.0));
+    let delivered = hops
+        .iter()
+        .any(|h| h.dir == Dir::In && h.encap.is_none() && topo.owns(&h.node, h.dst.0));
     let verdict = if delivered {
-        let h = hops.iter().rev().find(|h| h.dir == Dir::In && topo.owns(&h.node, h.dst.0)).unwrap_or(last);
+        let h = hops
+            .iter()
+            .rev()
+            .find(|h| h.dir == Dir::In && topo.owns(&h.node, h.dst.0))
+            .unwrap_or(last);
         format!("delivered to {} ({}) at {}", h.node, h.dst.0, h.iface)
     } else {
         format!("last seen at {last_seen}; not seen after this hop")
     };
-    Journey { summary: path[0].summary.clone(), hops, delivered, last_seen, verdict }
+    Journey {
+        summary: path[0].summary.clone(),
+        hops,
+        delivered,
+        last_seen,
+        verdict,
+    }
 }

@@ -10,14 +10,18 @@ use crate::model::{Fault, FaultAction, IfRef, Lab};
 use crate::scenario::{self, Scenario, Text};
 
 /// The action keys of a `[[fault]]`, for messages.
-const ACTIONS: &str = "remove_fdb, remove_neigh, sysctl, link_down, remove_route, mtu, vxlan, remove_nat";
+const ACTIONS: &str =
+    "remove_fdb, remove_neigh, sysctl, link_down, remove_route, mtu, vxlan, remove_nat";
 
 impl Checker {
     pub(super) fn faults(&mut self, s: &Scenario, lab: &mut Lab) {
         for f in &s.faults {
             let name = f.name.get_ref();
             if let Err(why) = check_word(name, 32) {
-                self.err(f.name.span(), format!("`{name}` is not a valid fault name: {why}"));
+                self.err(
+                    f.name.span(),
+                    format!("`{name}` is not a valid fault name: {why}"),
+                );
                 continue;
             }
             if lab.faults.iter().any(|x| &x.name == name) {
@@ -84,7 +88,10 @@ impl Checker {
         if let Some(x) = &f.remove_neigh {
             let x = x.get_ref();
             let (dev, to) = (self.existing(&x.dev), self.ip(&x.to));
-            return Some(FaultAction::RemoveNeigh { dev: dev?.0, to: to? });
+            return Some(FaultAction::RemoveNeigh {
+                dev: dev?.0,
+                to: to?,
+            });
         }
         if let Some(x) = &f.sysctl {
             return self.fault_sysctl(x.get_ref());
@@ -118,7 +125,10 @@ impl Checker {
     /// An existing interface, or `lo` of an existing node.
     fn existing_or_lo(&mut self, t: &Text) -> Option<IfRef> {
         if let Some(node) = t.get_ref().strip_suffix(":lo") {
-            let node_t = Spanned::new(t.span().start..t.span().start + node.len(), node.to_string());
+            let node_t = Spanned::new(
+                t.span().start..t.span().start + node.len(),
+                node.to_string(),
+            );
             return self.node_ref(&node_t).map(|n| IfRef::new(n, "lo"));
         }
         self.existing(t).map(|(r, _)| r)
@@ -129,7 +139,9 @@ impl Checker {
         let key = x.key.get_ref();
         let well_formed = key.starts_with("net.")
             && !key.contains("..")
-            && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
         if !well_formed {
             self.err_help(
                 x.key.span(),
@@ -180,13 +192,19 @@ impl Checker {
     fn fault_vxlan(&mut self, x: &scenario::FaultVxlan) -> Option<FaultAction> {
         let (dev, kind) = self.existing(&x.dev)?;
         if kind != IfKind::Vxlan {
-            self.err(x.dev.span(), format!("`{}` is not a VXLAN device", dev.name));
+            self.err(
+                x.dev.span(),
+                format!("`{}` is not a VXLAN device", dev.name),
+            );
             return None;
         }
         let vni = match &x.vni {
             Some(v) if (1..=16_777_215).contains(v.get_ref()) => u32::try_from(*v.get_ref()).ok(),
             Some(v) => {
-                self.err(v.span(), format!("VNI {} is outside 1..=16777215", v.get_ref()));
+                self.err(
+                    v.span(),
+                    format!("VNI {} is outside 1..=16777215", v.get_ref()),
+                );
                 return None;
             }
             None => None,
@@ -227,6 +245,9 @@ impl Checker {
                 format!("it has {} (counted from 1, in file order)", mine.len()),
             );
         }
-        Some(FaultAction::RemoveNat { node, index: index? })
+        Some(FaultAction::RemoveNat {
+            node,
+            index: index?,
+        })
     }
 }
