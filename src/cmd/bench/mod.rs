@@ -28,6 +28,8 @@ pub enum Section {
     Fdb,
     /// `up`/`down` of generated labs of growing size.
     Scale,
+    /// The live panel: frame time with 100k packets buffered, update throughput.
+    Ui,
 }
 
 /// `vxlab bench [LAB] [--only SECTION]...`
@@ -64,6 +66,11 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode> {
     let want = |s: Section| a.only.is_empty() || a.only.contains(&s);
     if want(Section::Decode) {
         decode::run(a.frames)?;
+    }
+    if want(Section::Ui) {
+        let l = super::load::load(vxlab::labs::DEFAULT)?;
+        println!("ui: the live panel on docker-overlay, synthetic traffic");
+        print!("{}", vxlab::ui::bench::run(l.lab, vxlab::ui::RING_CAPACITY, 200));
     }
     if want(Section::Up) || want(Section::Capture) || want(Section::Fdb) || want(Section::Scale) {
         require_root("bench")?;
