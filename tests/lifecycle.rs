@@ -166,3 +166,40 @@ fn gc_removes_unfinished_labs_and_keeps_finished_ones() {
     );
     kept.down();
 }
+
+#[test]
+fn racing_ups_of_one_lab_build_it_once() {
+    require_root!();
+    let exe = env!("CARGO_BIN_EXE_vxlab");
+    let path = format!("{}/labs/bridge-basics.toml", env!("CARGO_MANIFEST_DIR"));
+    let name = unique_name("race");
+    let spawned: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(exe)
+                .args(["up", "-q", "--name", &name, &path])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let children: Vec<_> = spawned
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let ok = children.iter().filter(|o| o.status.success()).count();
+    assert_eq!(ok, 1, "exactly one `up` builds the lab");
+    for o in children.iter().filter(|o| !o.status.success()) {
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("is already up"), "{err}");
+    }
+    let ns1 = vxlab::model::netns_name(&name, "host/ns1");
+    let ping = Command::new("ip")
+        .args(["netns", "exec", &ns1, "ping", "-c1", "-W1", "170.19.0.2"])
+        .status()
+        .unwrap();
+    assert!(ping.success(), "the lab that won works");
+    let out = Command::new(exe).args(["down", &name]).output().unwrap();
+    assert!(out.status.success());
+    assert!(lifecycle::namespaces_of(&name).is_empty());
+}
