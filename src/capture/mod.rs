@@ -109,58 +109,83 @@ impl Default for Options {
 
 /// A running capture on a set of points.
 pub struct Capture {
-    /// The points, indexed by [`Frame::point`].
+    /// The points, indexed by [`Frame::point`]; grows when [`Capture::follow`] adds some.
     pub points: Vec<Point>,
     stop: Arc<AtomicBool>,
     threads: Vec<(usize, JoinHandle<std::io::Result<PointStats>>)>,
+    tx: Sender<Frame>,
     frames: Receiver<Frame>,
     /// Points that failed to open, with the reason.
     pub failed: Vec<(usize, String)>,
-    live: Arc<Vec<Mutex<PointStats>>>,
+    live: Vec<Arc<Mutex<PointStats>>>,
+    opts: Options,
 }
 
 impl Capture {
     /// Opens every point and starts capturing. Returns once every handle is open (or has
     /// failed), so nothing sent afterwards is missed.
     pub fn start(points: Vec<Point>, opts: &Options) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let live: Arc<Vec<Mutex<PointStats>>> =
-            Arc::new(points.iter().map(|_| Mutex::default()).collect());
         let (tx, frames) = mpsc::channel();
+        let mut cap = Self {
+            points: Vec::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            threads: Vec::new(),
+            tx,
+            frames,
+            failed: Vec::new(),
+            live: Vec::new(),
+            opts: opts.clone(),
+        };
+        cap.open(points);
+        cap
+    }
+
+    /// Starts capturing on the points of `current` not captured yet — interfaces that
+    /// appeared since the capture started — and returns their indexes. Points that
+    /// disappeared end by themselves (their handle reports the interface gone).
+    pub fn follow(&mut self, current: Vec<Point>) -> Vec<usize> {
+        let new: Vec<Point> = current
+            .into_iter()
+            .filter(|p| !self.points.contains(p))
+            .collect();
+        let first = self.points.len();
+        self.open(new);
+        (first..self.points.len()).collect()
+    }
+
+    fn open(&mut self, points: Vec<Point>) {
         let (ready_tx, ready_rx) = mpsc::channel::<(usize, Result<(), String>)>();
-        let mut threads = Vec::new();
-        let mut failed = Vec::new();
-        for (i, p) in points.iter().enumerate() {
-            let (p2, tx, ready, stop, opts) = (
+        let mut opened = 0;
+        for p in points {
+            let i = self.points.len();
+            let live = Arc::new(Mutex::new(PointStats::default()));
+            let (p2, tx, ready, stop, opts, slot) = (
                 p.clone(),
-                tx.clone(),
+                self.tx.clone(),
                 ready_tx.clone(),
-                stop.clone(),
-                opts.clone(),
+                self.stop.clone(),
+                self.opts.clone(),
+                live.clone(),
             );
-            let live = live.clone();
             match netns::spawn_in(&p.netns, move || {
-                Ok(run_point(i, &p2, &opts, &tx, &ready, &stop, &live[i]))
+                Ok(run_point(i, &p2, &opts, &tx, &ready, &stop, &slot))
             }) {
-                Ok(t) => threads.push((i, t)),
-                Err(e) => failed.push((i, e.to_string())),
+                Ok(t) => {
+                    self.threads.push((i, t));
+                    opened += 1;
+                }
+                Err(e) => self.failed.push((i, e.to_string())),
             }
+            self.points.push(p);
+            self.live.push(live);
         }
         drop(ready_tx);
-        for _ in 0..threads.len() {
+        for _ in 0..opened {
             match ready_rx.recv_timeout(Duration::from_secs(5)) {
-                Ok((i, Err(e))) => failed.push((i, e)),
+                Ok((i, Err(e))) => self.failed.push((i, e)),
                 Ok((_, Ok(()))) => {}
                 Err(_) => break,
             }
-        }
-        Self {
-            points,
-            stop,
-            threads,
-            frames,
-            failed,
-            live,
         }
     }
 
@@ -186,6 +211,7 @@ impl Capture {
     /// Stops every point and returns the frames not yet drained and each point's counters.
     pub fn stop(self) -> (Vec<Frame>, Vec<PointStats>) {
         self.stop.store(true, Ordering::Relaxed);
+        drop(self.tx);
         let mut stats = vec![PointStats::default(); self.points.len()];
         for (i, e) in &self.failed {
             stats[*i].error = Some(e.clone());

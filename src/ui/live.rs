@@ -154,14 +154,27 @@ impl Live {
                 }
             };
             let pump_tx = tx.clone();
+            let (rescan_tx, rescan) = std::sync::mpsc::channel();
+            let pump_stop = stop.clone();
             let thread = std::thread::Builder::new()
                 .name("capture pump".into())
                 .spawn(move || {
                     let tx = pump_tx;
-                    let _ = report.send(pump(points, &stop, &tx));
+                    let _ = report.send(pump(points, &pump_stop, &tx, &rescan));
                 });
             if let Err(e) = thread {
                 let _ = tx.send(Msg::CaptureFailed(format!("cannot start a thread: {e}")));
+                return;
+            }
+            // Interfaces come and go (a fault, `ip link add` from another terminal): list
+            // them again now and then, and the pump captures on the new ones.
+            while !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(RESCAN).await;
+                if let Ok(points) = lab_points(&name).await
+                    && rescan_tx.send(points).is_err()
+                {
+                    break;
+                }
             }
         }));
     }
@@ -257,9 +270,18 @@ async fn build<K: Kernel>(
     Ok(())
 }
 
-/// Captures on `points` and sends the frames in batches until `stop`.
-fn pump(points: Vec<Point>, stop: &AtomicBool, tx: &UnboundedSender<Msg>) -> CaptureReport {
-    let cap = Capture::start(points, &Options::default());
+/// How often the lab's interfaces are listed again, to capture on new ones.
+const RESCAN: Duration = Duration::from_secs(2);
+
+/// Captures on `points` (and on the lists `rescan` brings) and sends the frames in
+/// batches until `stop`.
+fn pump(
+    points: Vec<Point>,
+    stop: &AtomicBool,
+    tx: &UnboundedSender<Msg>,
+    rescan: &std::sync::mpsc::Receiver<Vec<Point>>,
+) -> CaptureReport {
+    let mut cap = Capture::start(points, &Options::default());
     let failed = cap
         .failed
         .iter()
@@ -271,6 +293,19 @@ fn pump(points: Vec<Point>, stop: &AtomicBool, tx: &UnboundedSender<Msg>) -> Cap
     });
     let mut counted = Instant::now();
     while !stop.load(Ordering::Relaxed) {
+        if let Ok(current) = rescan.try_recv()
+            && !cap.follow(current).is_empty()
+        {
+            let failed = cap
+                .failed
+                .iter()
+                .map(|(i, e)| format!("{}: {e}", cap.points[*i]))
+                .collect();
+            let _ = tx.send(Msg::CaptureStarted {
+                points: cap.points.clone(),
+                failed,
+            });
+        }
         if counted.elapsed() > Duration::from_secs(1) {
             let drops = cap
                 .stats()
