@@ -25,6 +25,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("flannel", include_str!("../labs/flannel.toml")),
     ("nat-basics", include_str!("../labs/nat-basics.toml")),
     ("container-net", include_str!("../labs/container-net.toml")),
+    ("ovs-vxlan", include_str!("../labs/ovs-vxlan.toml")),
 ];
 
 /// The scenario text of built-in lab `name`.

@@ -54,9 +54,15 @@ enum Command {
     Break(cmd::BreakArgs),
     /// Undo a planted fault exactly: put back what `break` removed or changed.
     Fix(cmd::FixArgs),
+    /// Work through a lab's exercises: each plants a fault, you repair the lab, `--check`
+    /// grades it.
+    Exercise(cmd::ExerciseArgs),
     /// Read every namespace of a running lab and report what is wrong, with evidence and
     /// the commands that fix it. Exit status 1 when something is found.
     Doctor(cmd::DoctorArgs),
+    /// Predict a packet's path from the live tables, send a real probe, and show the first
+    /// hop where they part, with the table entry responsible.
+    Explain(cmd::ExplainArgs),
     /// Decode pcap/pcapng files and follow packets across their capture points (no root).
     Read(cmd::ReadArgs),
     /// List the built-in labs.
@@ -73,6 +79,10 @@ enum Command {
     /// Flanneld's vxlan backend for one lab node: registers the node's VTEP in etcd and
     /// programs the other nodes' ARP, FDB and routes from it (run inside the node).
     Agent(cmd::AgentArgs),
+    /// One emulated machine's Open vSwitch (labs/ovs-vxlan.toml): creates its database in
+    /// DIR, starts ovsdb-server and ovs-vswitchd there, runs the ovs-vsctl commands.
+    #[command(hide = true)]
+    OvsHost(cmd::OvsHostArgs),
     /// vxlab's tiny HTTP server, run by labs' `http = PORT` processes.
     #[command(hide = true)]
     ServeHttp(cmd::ServeHttpArgs),
@@ -94,6 +104,8 @@ fn main() -> ExitCode {
         Some(Command::Read(a)) => cmd::read(&a),
         Some(Command::Faults(a)) => cmd::faults(&a),
         Some(Command::Doctor(a)) => cmd::doctor(&a),
+        Some(Command::Exercise(a)) => cmd::exercise_cmd(&a),
+        Some(Command::Explain(a)) => cmd::explain(&a),
         Some(Command::Break(a)) => cmd::break_fault(&a),
         Some(Command::Fix(a)) => cmd::fix_fault(&a),
         Some(Command::Labs) => cmd::labs(),
@@ -102,6 +114,7 @@ fn main() -> ExitCode {
         Some(Command::Bench(a)) => cmd::bench(&a),
         Some(Command::ServeHttp(a)) => cmd::serve_http(&a),
         Some(Command::Agent(a)) => cmd::agent(&a),
+        Some(Command::OvsHost(a)) => cmd::ovs_host(&a),
     };
     match result {
         Ok(code) => code,

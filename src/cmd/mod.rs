@@ -4,9 +4,11 @@
 mod agent;
 mod bench;
 mod doctor;
+mod explain;
 mod faults;
 mod lab_cmds;
 mod load;
+mod ovs;
 mod read;
 mod status;
 mod trace;
@@ -15,11 +17,15 @@ mod ui;
 pub use agent::{AgentArgs, agent};
 pub use bench::{BenchArgs, bench};
 pub use doctor::{DoctorArgs, doctor};
-pub use faults::{BreakArgs, FaultsArgs, FixArgs, break_fault, faults, fix_fault};
+pub use explain::{ExplainArgs, explain};
+pub use faults::{
+    BreakArgs, ExerciseArgs, FaultsArgs, FixArgs, break_fault, exercise_cmd, faults, fix_fault,
+};
 pub use lab_cmds::{
     DownArgs, ExecArgs, LintArgs, ScriptArgs, ServeHttpArgs, UpArgs, down, exec, gc, labs,
     lint, script, serve_http, up,
 };
+pub use ovs::{OvsHostArgs, ovs_host};
 pub use read::{ReadArgs, read};
 pub use status::{StatusArgs, status};
 pub use trace::{TraceArgs, trace};
