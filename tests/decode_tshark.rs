@@ -129,7 +129,7 @@ fn ethernet_frames() -> Vec<(&'static str, Vec<u8>)> {
         EtherType::ARP,
         &arp(1, mac_for(A), A, MacAddr::ZERO, B),
     );
-    let arp_rep = ethernet(
+    let arp_reply = ethernet(
         mac_for(A),
         mac_for(B),
         EtherType::ARP,
@@ -183,7 +183,7 @@ fn ethernet_frames() -> Vec<(&'static str, Vec<u8>)> {
 
     let vx = vxlan_frame(H1, H2, (51234, 4789), 100, &echo);
     let vx_arp = vxlan_frame(H1, H2, (40000, 8472), 1, &arp_req);
-    let vx_tcp = vxlan_frame(H2, H1, (33333, 4789), 0xabcdef, &eth4(&syn_ip));
+    let vx_tcp = vxlan_frame(H2, H1, (33333, 4789), 0x00ab_cdef, &eth4(&syn_ip));
     let ipip = eth4(&Ipv4Builder::new(H1, H2, IpProto::IPIP).build(&syn_ip));
     // The last fragment of a UDP datagram: offset 185 * 8 = 1480, MF clear.
     let mut frag = Ipv4Builder::new(A, B, IpProto::UDP);
@@ -217,7 +217,7 @@ fn ethernet_frames() -> Vec<(&'static str, Vec<u8>)> {
         ("tcp psh-ack with payload", eth4(&ack_ip)),
         ("udp", udp4),
         ("arp request", arp_req),
-        ("arp reply", arp_rep),
+        ("arp reply", arp_reply),
         ("802.1Q", vlan),
         ("802.1ad qinq", qinq),
         ("ipv6 icmpv6 echo", echo6),

@@ -1,4 +1,4 @@
-//! A generated lab of 200 namespaces (1000 with VXLAB_SCALE=1000) builds, carries traffic
+//! A generated lab of 200 namespaces (1000 with `VXLAB_SCALE=1000`) builds, carries traffic
 //! across hosts and tears down. Times are printed for the record, not asserted.
 
 mod common;

@@ -98,5 +98,5 @@ fn commands_are_argv_and_quoted_in_scripts() {
 
 #[test]
 fn report_cases() {
-    println!("scenario fuzzing: {} cases per property, 3 properties", CASES);
+    println!("scenario fuzzing: {CASES} cases per property, 3 properties");
 }

@@ -90,6 +90,7 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// `vxlab lint`
+#[expect(clippy::unnecessary_wraps, reason = "every subcommand returns Result<ExitCode>")]
 pub fn lint(a: &LintArgs) -> Result<ExitCode> {
     use std::fmt::Write as _;
     let mut failed = 0;
@@ -331,6 +332,7 @@ pub fn script(a: &ScriptArgs) -> Result<ExitCode> {
 }
 
 /// `vxlab labs`
+#[expect(clippy::unnecessary_wraps, reason = "every subcommand returns Result<ExitCode>")]
 pub fn labs() -> Result<ExitCode> {
     for (name, text) in labs::BUILTIN {
         let title = vxlab::model::Lab::from_source(text)

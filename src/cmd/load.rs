@@ -19,7 +19,7 @@ pub struct Loaded {
 }
 
 /// Reads and validates `arg`: a file path, or a built-in lab. Validation errors are
-/// printed with file:line:column and make this fail.
+/// printed with `file:line:column` and make this fail.
 pub fn load(arg: &str) -> Result<Loaded> {
     let (origin, text) = if Path::new(arg).is_file() {
         (

@@ -40,11 +40,11 @@ fn flood(name: &str) -> Result<()> {
     while cap.next_timeout(std::time::Duration::from_millis(10)).is_some() {
         frames += 1;
     }
-    let (rest, stats) = cap.stop();
-    frames += rest.len();
-    let dropped: u64 = stats.iter().map(|s| u64::from(s.dropped)).sum();
-    let if_dropped: u64 = stats.iter().map(|s| u64::from(s.if_dropped)).sum();
-    let received: u64 = stats.iter().map(|s| u64::from(s.received)).sum();
+    let (undrained, counters) = cap.stop();
+    frames += undrained.len();
+    let dropped: u64 = counters.iter().map(|s| u64::from(s.dropped)).sum();
+    let if_dropped: u64 = counters.iter().map(|s| u64::from(s.if_dropped)).sum();
+    let received: u64 = counters.iter().map(|s| u64::from(s.received)).sum();
     #[expect(clippy::cast_precision_loss, reason = "a rate for display")]
     let per_s = frames as f64 / flood.as_secs_f64();
     println!("capture: docker-overlay, {n_points} capture points, `ping -f -c 20000` hostA/container → 10.0.0.14 (ping {})", if status.success() { "ok" } else { "lost replies" });

@@ -12,7 +12,7 @@ use vxlab::pcapfile::{linktype, read_file, write_pcap};
 fn rate(n: usize, t: Duration) -> String {
     #[expect(clippy::cast_precision_loss, reason = "a rate for display")]
     let per_s = n as f64 / t.as_secs_f64();
-    format!("{:>10.0} frames/s  ({:.2?} for {n})", per_s, t)
+    format!("{per_s:>10.0} frames/s  ({t:.2?} for {n})")
 }
 
 fn time_process(cmd: &mut Command) -> Result<Duration> {
@@ -25,11 +25,11 @@ fn time_process(cmd: &mut Command) -> Result<Duration> {
 /// Generates `n` VXLAN-encapsulated ICMP frames and decodes them with vxlab and tshark.
 pub fn run(n: usize) -> Result<()> {
     let path = std::env::temp_dir().join(format!("vxlab-bench-{}.pcap", std::process::id()));
-    let (a, b): (Ipv4Addr, Ipv4Addr) = ([10, 0, 0, 4].into(), [10, 0, 0, 14].into());
+    let (src, dst): (Ipv4Addr, Ipv4Addr) = ([10, 0, 0, 4].into(), [10, 0, 0, 14].into());
     let frames: Vec<Vec<u8>> = (0..n)
         .map(|i| {
             let seq = u16::try_from(i % 65536).unwrap_or(0);
-            let inner = icmp_echo_frame(a, b, i % 2 == 0, 7, seq, b"vxlab benchmark payload.........");
+            let inner = icmp_echo_frame(src, dst, i % 2 == 0, 7, seq, b"vxlab benchmark payload.........");
             vxlan_frame([192, 168, 228, 148].into(), [192, 168, 228, 149].into(), (40000, 4789), 100, &inner)
         })
         .collect();
