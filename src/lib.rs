@@ -5,6 +5,7 @@ pub mod agent;
 pub mod decode;
 pub mod diag;
 pub mod doctor;
+pub mod explain;
 pub mod fault;
 pub mod httpd;
 pub mod kernel;

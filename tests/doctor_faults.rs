@@ -15,20 +15,34 @@ use vxlab::doctor::{Finding, read::read};
 use vxlab::labs::BUILTIN;
 
 fn vxlab(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vxlab")).args(args).output().expect("run vxlab")
+    Command::new(env!("CARGO_BIN_EXE_vxlab"))
+        .args(args)
+        .output()
+        .expect("run vxlab")
 }
 
 fn ok(args: &[&str]) -> String {
     let out = vxlab(args);
-    assert!(out.status.success(), "vxlab {}: {}{}", args.join(" "), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "vxlab {}: {}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The doctor's findings and its exit status.
 fn doctor(lab: &TestLab) -> (Vec<Finding>, Vec<Value>, i32) {
     let out = vxlab(&["doctor", &lab.lab.name, "--json"]);
-    let v: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     let raw = v["findings"].as_array().cloned().unwrap_or_default();
     let findings = raw
         .iter()
@@ -38,7 +52,12 @@ fn doctor(lab: &TestLab) -> (Vec<Finding>, Vec<Value>, i32) {
             object: f["object"].as_str().unwrap_or_default().into(),
             message: f["message"].as_str().unwrap_or_default().into(),
             evidence: Vec::new(),
-            fix: f["fix"].as_array().into_iter().flatten().filter_map(|x| x.as_str().map(String::from)).collect(),
+            fix: f["fix"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect(),
         })
         .collect();
     (findings, raw, out.status.code().unwrap_or(-1))
@@ -48,19 +67,41 @@ fn doctor(lab: &TestLab) -> (Vec<Finding>, Vec<Value>, i32) {
 fn symptom(lab: &str, fault: &str) -> Option<(&'static str, Vec<&'static str>)> {
     let ping = |ip| vec!["ping", "-c", "1", "-W", "1", ip];
     Some(match (lab, fault) {
-        ("docker-overlay", "no-static-arp" | "no-fdb-entry") => ("hostA/container", ping("10.0.0.14")),
-        ("docker-overlay", "vs-conntrack-off") => ("client", vec!["curl", "-sf", "-m", "2", "http://192.168.228.148/"]),
-        ("docker-overlay", "underlay-mtu") => ("hostA/container", vec!["ping", "-c", "1", "-W", "1", "-M", "do", "-s", "1400", "10.0.0.14"]),
-        ("bridge-basics", "lo-down") => ("host/ns1", ping("170.19.0.1")),
+        ("docker-overlay", "no-static-arp" | "no-fdb-entry") => {
+            ("hostA/container", ping("10.0.0.14"))
+        }
+        ("docker-overlay", "vs-conntrack-off") => (
+            "client",
+            vec!["curl", "-sf", "-m", "2", "http://192.168.228.148/"],
+        ),
+        ("docker-overlay", "underlay-mtu") => (
+            "hostA/container",
+            vec![
+                "ping",
+                "-c",
+                "1",
+                "-W",
+                "1",
+                "-M",
+                "do",
+                "-s",
+                "1400",
+                "10.0.0.14",
+            ],
+        ),
+        ("bridge-basics" | "nat-basics", "lo-down") => ("host/ns1", ping("170.19.0.1")),
         ("bridge-basics", "port-down") => ("host/ns1", ping("170.19.0.2")),
         ("k8s-iptables", _) => ("node1/pod-a", ping("10.244.2.2")),
-        ("nat-basics", "lo-down") => ("host/ns1", ping("170.19.0.1")),
-        ("nat-basics", "no-port-mapping") => ("outside", vec!["curl", "-sf", "-m", "2", "http://10.0.4.13:90/"]),
+        ("nat-basics", "no-port-mapping") => (
+            "outside",
+            vec!["curl", "-sf", "-m", "2", "http://10.0.4.13:90/"],
+        ),
         ("nat-basics", _) => ("host/ns1", ping("180.76.76.76")),
         ("vxlan-p2p", _) => ("host1", ping("10.20.1.3")),
         ("vxlan-bridge", "port-down") => ("host1/ns1", ping("192.168.1.10")),
         ("vxlan-bridge", _) => ("host1/ns0", ping("192.168.1.12")),
         ("vxlan-multicast", _) => ("host1", ping("192.168.1.2")),
+        ("docker-19-overlay", _) => ("host101/net1c1", ping("10.0.0.5")),
         _ => return None,
     })
 }
@@ -75,16 +116,54 @@ fn tables(lab: &TestLab) -> String {
     let snap = common::runtime().block_on(read(&lab.lab));
     let mut out = String::new();
     for n in &snap.nodes {
-        let mut links: Vec<String> = n.links.iter().map(|l| format!("{} {} up={} mtu={} master={:?} {:?}", l.name, l.mac, l.up, l.mtu, l.master, l.vxlan)).collect();
+        let mut links: Vec<String> = n
+            .links
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} {} up={} mtu={} master={:?} {:?}",
+                    l.name, l.mac, l.up, l.mtu, l.master, l.vxlan
+                )
+            })
+            .collect();
         links.sort();
-        let mut rows: Vec<String> = n.addresses.iter().filter(|a| !a.address.starts_with("fe80")).map(|a| format!("{} {}", a.dev, a.address)).collect();
-        rows.extend(n.routes.iter().map(|r| format!("route {} {:?} {:?}", r.to, r.via, r.dev)));
-        rows.extend(n.neighbours.iter().filter(|x| x.state == "PERMANENT").map(|x| format!("neigh {} {} {:?}", x.dev, x.to, x.lladdr)));
-        rows.extend(n.fdb.iter().filter(|f| f.state != "dynamic").map(|f| format!("fdb {} {} {:?} self={}", f.dev, f.mac, f.dst, f.self_)));
-        rows.extend(n.sysctls.iter().filter(|(k, _)| !k.contains(".conf.")).map(|(k, v)| format!("{k}={v}")));
+        let mut rows: Vec<String> = n
+            .addresses
+            .iter()
+            .filter(|a| !a.address.starts_with("fe80"))
+            .map(|a| format!("{} {}", a.dev, a.address))
+            .collect();
+        rows.extend(
+            n.routes
+                .iter()
+                .map(|r| format!("route {} {:?} {:?}", r.to, r.via, r.dev)),
+        );
+        rows.extend(
+            n.neighbours
+                .iter()
+                .filter(|x| x.state == "PERMANENT")
+                .map(|x| format!("neigh {} {} {:?}", x.dev, x.to, x.lladdr)),
+        );
+        rows.extend(
+            n.fdb
+                .iter()
+                .filter(|f| f.state != "dynamic")
+                .map(|f| format!("fdb {} {} {:?} self={}", f.dev, f.mac, f.dst, f.self_)),
+        );
+        rows.extend(
+            n.sysctls
+                .iter()
+                .filter(|(k, _)| !k.contains(".conf."))
+                .map(|(k, v)| format!("{k}={v}")),
+        );
         rows.extend(n.nat.iter().map(|x| format!("{x:?}")));
         rows.sort();
-        out += &format!("== {}\n{}\n{}\n", n.node, links.join("\n"), rows.join("\n"));
+        out = format!(
+            "{out}== {}\n{}\n{}\n",
+            n.node,
+            links.join("\n"),
+            rows.join("\n")
+        );
     }
     out
 }
@@ -104,40 +183,99 @@ fn run_lab(file_text: &str, score: &mut Score) {
     let short = vxlab::model::Lab::from_source(file_text).unwrap().name;
     std::thread::sleep(std::time::Duration::from_millis(300));
     let (healthy, raw, code) = doctor(&lab);
-    assert_eq!(code, i32::from(!healthy.is_empty()), "exit status follows findings");
+    assert_eq!(
+        code,
+        i32::from(!healthy.is_empty()),
+        "exit status follows findings"
+    );
     score.false_findings += healthy.len();
-    score.lines.push(format!("{short}: healthy: {} findings {raw:?}", healthy.len()));
+    score.lines.push(format!(
+        "{short}: healthy: {} findings {raw:?}",
+        healthy.len()
+    ));
     let before = tables(&lab);
     for f in lab.lab.faults.clone() {
         let probe = symptom(&short, &f.name);
         if let Some((node, argv)) = &probe {
-            assert!(works(&lab, node, argv), "{short}: before {}: `{}` in {node} fails on the healthy lab", f.name, argv.join(" "));
+            assert!(
+                works(&lab, node, argv),
+                "{short}: before {}: `{}` in {node} fails on the healthy lab",
+                f.name,
+                argv.join(" ")
+            );
         }
         ok(&["break", &name, &f.name]);
         let listed = ok(&["faults", &name]);
-        assert!(listed.contains(&format!("{} [PLANTED]", f.name)), "{listed}");
+        assert!(
+            listed.contains(&format!("{} [PLANTED]", f.name)),
+            "{listed}"
+        );
         if let Some((node, argv)) = &probe {
-            assert!(!lab.exec(node, argv).status.success(), "{short} {}: `{}` in {node} still works with the fault planted", f.name, argv.join(" "));
+            assert!(
+                !lab.exec(node, argv).status.success(),
+                "{short} {}: `{}` in {node} still works with the fault planted",
+                f.name,
+                argv.join(" ")
+            );
         }
         let (found, _, code) = doctor(&lab);
-        assert_eq!(code, 1, "{short} {}: doctor exits 1 when it finds something", f.name);
-        let hits = found.iter().filter(|x| names_cause(&lab.lab, &f, x)).count();
+        assert_eq!(
+            code, 1,
+            "{short} {}: doctor exits 1 when it finds something",
+            f.name
+        );
+        let hits = found
+            .iter()
+            .filter(|x| names_cause(&lab.lab, &f, x))
+            .count();
         score.faults += 1;
         score.named += usize::from(hits > 0);
         score.true_findings += hits;
         score.false_findings += found.len() - hits;
-        let rules: Vec<String> = found.iter().map(|x| format!("{}@{}", x.rule, x.node)).collect();
-        score.lines.push(format!("{short} {}: {} ({})", f.name, if hits > 0 { "named" } else { "MISSED" }, rules.join(", ")));
-        assert!(hits > 0, "{short} {}: the doctor did not name the cause: {rules:?}", f.name);
-        assert!(found.iter().filter(|x| names_cause(&lab.lab, &f, x)).all(|x| !x.fix.is_empty()), "every cause comes with a fix");
+        let rules: Vec<String> = found
+            .iter()
+            .map(|x| format!("{}@{}", x.rule, x.node))
+            .collect();
+        score.lines.push(format!(
+            "{short} {}: {} ({})",
+            f.name,
+            if hits > 0 { "named" } else { "MISSED" },
+            rules.join(", ")
+        ));
+        assert!(
+            hits > 0,
+            "{short} {}: the doctor did not name the cause: {rules:?}",
+            f.name
+        );
+        assert!(
+            found
+                .iter()
+                .filter(|x| names_cause(&lab.lab, &f, x))
+                .all(|x| !x.fix.is_empty()),
+            "every cause comes with a fix"
+        );
         ok(&["fix", &name, &f.name]);
         if let Some((node, argv)) = &probe {
-            assert!(works(&lab, node, argv), "{short} {}: `{}` in {node} fails after the fix", f.name, argv.join(" "));
+            assert!(
+                works(&lab, node, argv),
+                "{short} {}: `{}` in {node} fails after the fix",
+                f.name,
+                argv.join(" ")
+            );
         }
-        assert_eq!(tables(&lab), before, "{short} {}: fix put back exactly what was there", f.name);
+        assert_eq!(
+            tables(&lab),
+            before,
+            "{short} {}: fix put back exactly what was there",
+            f.name
+        );
         let (after, raw, code) = doctor(&lab);
         score.false_findings += after.len();
-        assert!(after.is_empty() && code == 0, "{short} {}: doctor not clean after the fix: {raw:?}", f.name);
+        assert!(
+            after.is_empty() && code == 0,
+            "{short} {}: doctor not clean after the fix: {raw:?}",
+            f.name
+        );
     }
     assert!(healthy.is_empty(), "{short}: findings on the healthy lab");
 }
@@ -159,7 +297,10 @@ fn every_fault_of_every_lab_is_found_and_fixed() {
     }
     let reported = score.true_findings + score.false_findings;
     #[expect(clippy::cast_precision_loss, reason = "a ratio for display")]
-    let (precision, recall) = (score.true_findings as f64 / reported.max(1) as f64, score.named as f64 / score.faults.max(1) as f64);
+    let (precision, recall) = (
+        score.true_findings as f64 / reported.max(1) as f64,
+        score.named as f64 / score.faults.max(1) as f64,
+    );
     println!(
         "doctor over {} planted faults: recall {:.3} ({}/{} causes named), precision {:.3} ({}/{} findings name a planted cause)",
         score.faults, recall, score.named, score.faults, precision, score.true_findings, reported
@@ -174,16 +315,34 @@ fn break_and_fix_refuse_what_makes_no_sense() {
     let name = lab.lab.name.clone();
     let out = vxlab(&["break", &name, "nope"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("lab `{name}` has no fault `nope`; its faults: lo-down, port-down")));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(&format!(
+        "lab `{name}` has no fault `nope`; its faults: lo-down, port-down"
+    )));
     let out = vxlab(&["fix", &name, "lo-down"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("fault `lo-down` is not planted"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("fault `lo-down` is not planted"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     ok(&["break", &name, "lo-down"]);
     let out = vxlab(&["break", &name, "lo-down"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is already planted"), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(lab.ok("host/ns1", &["ip", "link", "show", "lo"]).contains("state DOWN"));
-    let record = vxlab::fault::record::load(&name, "lo-down").unwrap().expect("recorded before the change");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is already planted"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        lab.ok("host/ns1", &["ip", "link", "show", "lo"])
+            .contains("state DOWN")
+    );
+    let record = vxlab::fault::record::load(&name, "lo-down")
+        .unwrap()
+        .expect("recorded before the change");
     assert_eq!(record.undo.len(), 1);
     ok(&["fix", &name, "--all"]);
-    assert!(!lab.ok("host/ns1", &["ip", "link", "show", "lo"]).contains("state DOWN"));
+    assert!(
+        !lab.ok("host/ns1", &["ip", "link", "show", "lo"])
+            .contains("state DOWN")
+    );
     assert!(vxlab::fault::record::planted(&name).is_empty());
 }

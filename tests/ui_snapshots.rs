@@ -428,7 +428,7 @@ fn mouse_selects_nodes_tabs_and_packets() {
     let (x, y) = find("container veth105↔sandbox_2:veth104");
     let _ = update(&mut m, click(x + 2, y));
     assert_eq!(m.node().map(|n| n.id.as_str()), Some("hostA/container"));
-    let (x, y) = find("4 neighbours");
+    let (x, y) = find("4 neigh");
     let _ = update(&mut m, click(x + 1, y));
     assert_eq!(m.tab, vxlab::ui::Tab::Neighbours);
     assert_eq!(m.focus, Focus::Tables);
@@ -501,4 +501,201 @@ fn the_loop_runs_on_a_test_backend_until_quit() {
     );
     assert_eq!(m.packets.len(), frames().len());
     assert!(format!("{}", term.backend()).contains("Packets — 13"));
+}
+
+fn nft(chain: &str, handle: u64, text: &str, packets: Option<u64>) -> vxlab::ui::NftRule {
+    vxlab::ui::NftRule {
+        family: "ip".into(),
+        table: "vxlab".into(),
+        chain: chain.into(),
+        handle: Some(handle),
+        text: text.into(),
+        packets,
+        bytes: packets.map(|p| p * 84),
+    }
+}
+
+fn ct(
+    proto: &str,
+    (src, sport): ([u8; 4], u16),
+    (dst, dport): ([u8; 4], u16),
+    reply_src: [u8; 4],
+    state: Option<&str>,
+    timeout: u32,
+) -> vxlab::conntrack::CtRow {
+    let t = |src: [u8; 4], sport, dst: [u8; 4], dport| vxlab::conntrack::Tuple {
+        src: IpAddr::from(src),
+        dst: IpAddr::from(dst),
+        sport: Some(sport),
+        dport: Some(dport),
+        icmp_type: None,
+        icmp_code: None,
+        icmp_id: None,
+    };
+    vxlab::conntrack::CtRow {
+        family: "ipv4",
+        proto: proto.into(),
+        proto_num: if proto == "tcp" { 6 } else { 17 },
+        original: t(src, sport, dst, dport),
+        reply: t(reply_src, dport, src, sport),
+        state: state.map(Into::into),
+        status: vec!["SEEN_REPLY", "ASSURED", "DST_NAT"],
+        src_nat: false,
+        dst_nat: reply_src != dst,
+        timeout: Some(timeout),
+        mark: 0,
+        id: None,
+        zone: None,
+    }
+}
+
+fn service(emulated: bool, port: u16) -> vxlab::ipvs::ServiceRow {
+    use vxlab::model::{Forward, Proto};
+    let real = |last: u8, active| vxlab::ipvs::RealRow {
+        addr: std::net::Ipv4Addr::new(10, 0, 0, last),
+        port: 80,
+        forward: Forward::Masq,
+        weight: 1,
+        active,
+        inactive: 2,
+    };
+    vxlab::ipvs::ServiceRow {
+        proto: Proto::Tcp,
+        addr: std::net::Ipv4Addr::new(10, 96, 0, 10),
+        port,
+        scheduler: "rr".into(),
+        reals: vec![real(4, 1), real(14, 0)],
+        emulated,
+    }
+}
+
+/// A poll of `hostA/sandbox_2`: two NAT rules, two services (one emulated), connections.
+fn polled(packets: u64, conns: Vec<vxlab::conntrack::CtRow>) -> Msg {
+    Msg::Polled {
+        node: "hostA/sandbox_2".into(),
+        polled: Box::new(vxlab::ui::Polled {
+            nat: Ok(vec![
+                nft(
+                    "prerouting",
+                    4,
+                    "ip daddr 10.96.0.10 tcp dport 80 dnat to 10.0.0.4:80",
+                    Some(packets),
+                ),
+                nft(
+                    "postrouting",
+                    5,
+                    "ip saddr 10.0.0.0/24 oifname != \"edge_bridge\" masquerade",
+                    None,
+                ),
+            ]),
+            ipvs: Ok(vec![service(false, 80), service(true, 8080)]),
+            conntrack: Ok(conns),
+        }),
+    }
+}
+
+fn screen(m: &Model) -> String {
+    format!("{}", draw(m).backend())
+}
+
+#[test]
+fn netfilter_tabs_poll_the_selected_node_and_highlight_changes() {
+    let mut m = attached(true);
+    // The selected node is polled once the lab is up, and again when the selection moves.
+    assert_eq!(m.polling.as_deref(), Some("hostA/sandbox_2"));
+    let _ = update(&mut m, key(KeyCode::Char('6')));
+    assert_eq!(m.tab, vxlab::ui::Tab::Nat);
+    assert!(screen(&m).contains("waiting for the first poll…"));
+    let web = ct(
+        "tcp",
+        ([10, 0, 0, 2], 40_000),
+        ([10, 96, 0, 10], 80),
+        [10, 0, 0, 4],
+        Some("ESTABLISHED"),
+        431_999,
+    );
+    let dns = ct(
+        "udp",
+        ([10, 0, 0, 2], 53_000),
+        ([10, 0, 0, 1], 53),
+        [10, 0, 0, 1],
+        None,
+        29,
+    );
+    let _ = update(&mut m, polled(3, vec![web.clone(), dns.clone()]));
+    let text = screen(&m);
+    assert!(text.contains("6 nat") && text.contains("8 ct"), "{text}");
+    insta::assert_snapshot!("nat_rules", draw(&m).backend());
+    let _ = update(&mut m, key(KeyCode::Char('7')));
+    insta::assert_snapshot!("ipvs_services", draw(&m).backend());
+    let _ = update(&mut m, key(KeyCode::Char('8')));
+    insta::assert_snapshot!("conntrack_entries", draw(&m).backend());
+
+    // A second poll: the DNAT rule counted two more packets, the web connection's
+    // timeout ticked (not news), the DNS one expired and a new one appeared.
+    let _ = update(&mut m, Msg::Tick(Duration::from_secs(10)));
+    let mut web2 = web.clone();
+    web2.timeout = Some(431_998);
+    let syn = ct(
+        "tcp",
+        ([10, 0, 0, 2], 40_002),
+        ([10, 96, 0, 10], 8080),
+        [10, 0, 0, 14],
+        Some("SYN_SENT"),
+        119,
+    );
+    let _ = update(&mut m, polled(5, vec![web2, syn]));
+    let t = draw(&m);
+    insta::assert_snapshot!("conntrack_changed", t.backend());
+    let buf = t.backend().buffer();
+    let row_of = |needle: &str| {
+        (0..H)
+            .find(|&y| {
+                (0..W)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+                    .contains(needle)
+            })
+            .expect("row on screen")
+    };
+    assert_eq!(buf[(4, row_of("10.0.0.2:53000"))].fg, Color::Red);
+    assert_eq!(buf[(4, row_of("10.0.0.2:40002"))].fg, Color::Green);
+    assert_eq!(buf[(4, row_of("10.0.0.2:40000"))].fg, Color::Reset);
+    assert!(screen(&m).contains("431998s"));
+    let _ = update(&mut m, key(KeyCode::Char('6')));
+    let nat = draw(&m);
+    let y = screen(&m)
+        .lines()
+        .position(|l| l.contains("10.96.0.10 tcp dport 80"))
+        .expect("rule on screen");
+    let cell = &nat.backend().buffer()[(4, u16::try_from(y).expect("row"))];
+    assert_eq!(cell.fg, Color::Yellow);
+
+    // A part that cannot be read says why; the others still show.
+    let _ = update(
+        &mut m,
+        Msg::Polled {
+            node: "hostA/sandbox_2".into(),
+            polled: Box::new(vxlab::ui::Polled {
+                nat: Err("nft is not installed".into()),
+                ipvs: Ok(Vec::new()),
+                conntrack: Ok(Vec::new()),
+            }),
+        },
+    );
+    assert!(screen(&m).contains("cannot read: nft is not installed"));
+
+    // Another node selected: it is polled instead.
+    m.focus = Focus::Topology;
+    let cmds = update(&mut m, key(KeyCode::Down));
+    let node = m.node().expect("node").clone();
+    assert_ne!(node.id, "hostA/sandbox_2");
+    assert_eq!(
+        cmds,
+        [Cmd::Poll {
+            node: node.id.clone(),
+            netns: node.netns.clone(),
+        }]
+    );
+    assert!(screen(&m).contains("waiting for the first poll…"));
 }

@@ -38,5 +38,9 @@ pub fn doctor(a: &DoctorArgs) -> Result<ExitCode> {
     } else {
         print!("{}", report_text(&report, snap.nodes.len()));
     }
-    Ok(if report.findings.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

@@ -1,9 +1,11 @@
-//! `vxlab faults`, `vxlab break` and `vxlab fix`: list a lab's faults, plant one, undo it.
+//! `vxlab faults`, `vxlab break`, `vxlab fix` and `vxlab exercise`: list a lab's faults,
+//! plant one, undo it; work through the lab's exercises.
 
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::Args;
+use vxlab::fault::exercise::{self, Outcome};
 use vxlab::fault::{self, record};
 use vxlab::kernel::Netlink;
 use vxlab::model::Lab;
@@ -77,12 +79,22 @@ pub fn faults(a: &FaultsArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if lab.faults.is_empty() {
-        println!("lab `{}` declares no faults ([[fault]] in its scenario)", lab.name);
+        println!(
+            "lab `{}` declares no faults ([[fault]] in its scenario)",
+            lab.name
+        );
         return Ok(ExitCode::SUCCESS);
     }
-    println!("faults of lab `{}` (plant one with `vxlab break {} NAME`):", lab.name, lab.name);
+    println!(
+        "faults of lab `{}` (plant one with `vxlab break {} NAME`):",
+        lab.name, lab.name
+    );
     for f in &lab.faults {
-        let mark = if planted.contains(&f.name) { " [PLANTED]" } else { "" };
+        let mark = if planted.contains(&f.name) {
+            " [PLANTED]"
+        } else {
+            ""
+        };
         println!("\n  {}{mark}", f.name);
         for line in wrap(&f.description, 84) {
             println!("      {line}");
@@ -127,7 +139,10 @@ pub fn break_fault(a: &BreakArgs) -> Result<ExitCode> {
             println!("  {c}");
         }
     }
-    println!("find it with `vxlab doctor {}`; undo it with `vxlab fix {} {}`", lab.name, lab.name, f.name);
+    println!(
+        "find it with `vxlab doctor {}`; undo it with `vxlab fix {} {}`",
+        lab.name, lab.name, f.name
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -147,7 +162,10 @@ pub fn fix_fault(a: &FixArgs) -> Result<ExitCode> {
     let mut nl = Netlink::new();
     for name in names {
         let rec = rt.block_on(fault::fix(&lab, &name, &mut nl))?;
-        println!("fixed `{name}` in lab `{}` ({}); put back:", lab.name, rec.action);
+        println!(
+            "fixed `{name}` in lab `{}` ({}); put back:",
+            lab.name, rec.action
+        );
         for u in rec.undo.iter().rev() {
             for c in u.commands() {
                 println!("  {c}");
@@ -155,4 +173,148 @@ pub fn fix_fault(a: &FixArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `vxlab exercise LAB [--check | --hint | --give-up | --grade | --reset]`
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("what").args(["check", "hint", "give_up", "grade", "reset"])))]
+pub struct ExerciseArgs {
+    /// A lab that is up.
+    lab: String,
+    /// Check whether the lab works again; the exercise passes if it does.
+    #[arg(long)]
+    check: bool,
+    /// Show the next hint.
+    #[arg(long)]
+    hint: bool,
+    /// Give up: put the lab back as it was (`vxlab fix`) and move on.
+    #[arg(long)]
+    give_up: bool,
+    /// Show every exercise's result.
+    #[arg(long)]
+    grade: bool,
+    /// Forget the progress (planted faults stay planted: `vxlab fix --all`).
+    #[arg(long)]
+    reset: bool,
+}
+
+fn grade(lab: &Lab) -> Result<ExitCode> {
+    let p = exercise::load(&lab.name)?;
+    let passed = p
+        .results
+        .values()
+        .filter(|o| **o == Outcome::Passed)
+        .count();
+    println!(
+        "exercises of lab `{}`: {passed}/{} passed",
+        lab.name,
+        lab.exercises.len()
+    );
+    for x in &lab.exercises {
+        let state = match (p.results.get(&x.name), p.current.as_ref() == Some(&x.name)) {
+            (Some(Outcome::Passed), _) => "passed",
+            (Some(Outcome::GaveUp), _) => "given up",
+            (None, true) => "under way",
+            (None, false) => "not started",
+        };
+        let hints = p.hints.get(&x.name).copied().unwrap_or(0);
+        let hints = if hints > 0 {
+            format!(" ({hints} hint{})", if hints == 1 { "" } else { "s" })
+        } else {
+            String::new()
+        };
+        println!("  {:<24} {state}{hints}", x.name);
+    }
+    Ok(if passed == lab.exercises.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// `vxlab exercise`: start (or show) the next exercise, check it, hint, give up, grade.
+pub fn exercise_cmd(a: &ExerciseArgs) -> Result<ExitCode> {
+    require_root("exercise")?;
+    let lab = lab_of(&a.lab)?;
+    if lab.exercises.is_empty() {
+        bail!(
+            "lab `{}` has no exercises ([[exercise]] in its scenario)",
+            lab.name
+        );
+    }
+    if a.grade {
+        return grade(&lab);
+    }
+    if a.reset {
+        exercise::reset(&lab.name)?;
+        println!("progress of lab `{}` forgotten", lab.name);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.hint {
+        match exercise::hint(&lab)? {
+            Some((n, h)) => println!("hint {n}: {h}"),
+            None => println!("no more hints (or no exercise under way)"),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rt = runtime()?;
+    let mut nl = Netlink::new();
+    if a.give_up {
+        if let Some(x) = rt.block_on(exercise::give_up(&lab, &mut nl))? {
+            let f = fault::find(&lab, &x.fault)?;
+            println!(
+                "gave up `{}`; the lab is repaired. The cause was: {}",
+                x.name, f.action
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if a.check {
+        return match exercise::check_current(&lab)? {
+            None => {
+                println!(
+                    "no exercise under way: `vxlab exercise {}` starts the next one",
+                    lab.name
+                );
+                Ok(ExitCode::from(1))
+            }
+            Some((x, true)) => {
+                println!(
+                    "`{}` passed: {} from {} works again. `vxlab exercise {}` for the next one.",
+                    x.name, x.check, x.from, lab.name
+                );
+                Ok(ExitCode::SUCCESS)
+            }
+            Some((x, false)) => {
+                println!("not yet: {} from {} still fails", x.check, x.from);
+                Ok(ExitCode::from(1))
+            }
+        };
+    }
+    match rt.block_on(exercise::start(&lab, &mut nl))? {
+        None => grade(&lab),
+        Some(x) => {
+            let n = lab
+                .exercises
+                .iter()
+                .position(|e| e.name == x.name)
+                .unwrap_or(0)
+                + 1;
+            println!(
+                "exercise {n}/{} of lab `{}`: {}",
+                lab.exercises.len(),
+                lab.name,
+                x.name
+            );
+            for line in wrap(&x.task, 90) {
+                println!("  {line}");
+            }
+            println!(
+                "\nit passes when {} from {} works. Then: vxlab exercise {} --check",
+                x.check, x.from, lab.name
+            );
+            println!("stuck? --hint ({} available), or --give-up", x.hints.len());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

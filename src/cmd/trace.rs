@@ -13,6 +13,7 @@ use vxlab::pcapfile::{Direction, Interface, PcapngWriter};
 use vxlab::decode::DecodeOptions;
 use vxlab::model::netns_name;
 use vxlab::netns;
+use vxlab::explain::drops::{DropWatch, KernelDrop};
 use vxlab::trace::{Journey, Topology, correlate, journeys_text};
 
 use super::lab_cmds::runtime;
@@ -52,29 +53,66 @@ pub struct TraceArgs {
     pcapng: Option<std::path::PathBuf>,
 }
 
+/// What to send from the probing node.
+pub(super) struct ProbeSpec {
+    /// ICMP echo requests to this address.
+    pub ping: Option<IpAddr>,
+    /// A TCP connection (and an HTTP GET) to this address.
+    pub tcp: Option<SocketAddr>,
+    /// UDP datagrams to this address.
+    pub udp: Option<SocketAddr>,
+    /// Number of pings or datagrams.
+    pub count: u32,
+}
+
+/// What a probe's capture saw: every point, frame and journey.
+pub(super) struct Observed {
+    pub points: Vec<Point>,
+    pub frames: Vec<Frame>,
+    pub stats: Vec<PointStats>,
+    /// Every journey captured, in order of first sighting.
+    pub journeys: Vec<Journey>,
+    /// Why the probe itself failed (no reply, connection refused), if it did.
+    pub probe_error: Option<String>,
+    /// The kernel's drop reasons recorded meanwhile (whole machine), or why they could
+    /// not be.
+    pub drops: Result<Vec<KernelDrop>, String>,
+}
+
+/// Captures on every interface of running lab `lab` while node `from` sends `spec`, and
+/// correlates what was seen into journeys. Shared by `trace` and `explain`.
+pub(super) fn observe(lab: &vxlab::model::Lab, from: &str, spec: &ProbeSpec, quiet: bool) -> Result<Observed> {
+    let ns = netns_name(&lab.name, from);
+    if !netns::exists(&ns) {
+        bail!("lab `{}` has no node `{}` up (is the lab up? `vxlab status {}`)", lab.name, from, lab.name);
+    }
+    let rt = runtime()?;
+    let points = rt.block_on(lab_points(&lab.name)).context("cannot list the lab's interfaces")?;
+    let capture = Capture::start(points, &Options::default());
+    if !quiet {
+        eprintln!("capturing on {} points ({} interfaces) of lab {}", capture.points.len(), capture.points.len() / 2, lab.name);
+    }
+    let watch = DropWatch::start();
+    let probe_result = send_probe(&ns, spec);
+    std::thread::sleep(Duration::from_millis(300));
+    let drops = watch.map(DropWatch::stop);
+    let points = capture.points.clone();
+    let (frames, stats) = capture.stop();
+    let probe_error = probe_result.err().map(|e| format!("{e:#}"));
+    let topo = Topology::of_lab(lab);
+    let journeys = correlate(&points, &frames, &topo, &DecodeOptions::default(), Some(from));
+    Ok(Observed { points, frames, stats, journeys, probe_error, drops })
+}
+
 /// `vxlab trace`
 pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
     require_root("trace")?;
     let loaded = running(&a.lab)?;
     let lab = loaded.lab;
-    let ns = netns_name(&lab.name, &a.from);
-    if !netns::exists(&ns) {
-        bail!("lab `{}` has no node `{}` up (is the lab up? `vxlab status {}`)", lab.name, a.from, lab.name);
-    }
-    let rt = runtime()?;
-    let points = rt.block_on(lab_points(&lab.name)).context("cannot list the lab's interfaces")?;
-    let capture = Capture::start(points, &Options::default());
-    if !a.json {
-        eprintln!("capturing on {} points ({} interfaces) of lab {}", capture.points.len(), capture.points.len() / 2, lab.name);
-    }
     let target = a.ping.or(a.tcp.map(|s| s.ip())).or(a.udp.map(|s| s.ip())).context("no probe")?;
-    let probe_result = send_probe(&ns, a);
-    std::thread::sleep(Duration::from_millis(300));
-    let points = capture.points.clone();
-    let (frames, stats) = capture.stop();
-    let probe_note = probe_result.err().map(|e| format!("{e:#}"));
-    let topo = Topology::of_lab(&lab);
-    let journeys: Vec<Journey> = correlate(&points, &frames, &topo, &DecodeOptions::default(), Some(&a.from))
+    let spec = ProbeSpec { ping: a.ping, tcp: a.tcp, udp: a.udp, count: a.count };
+    let Observed { points, frames, stats, journeys, probe_error: probe_note, drops } = observe(&lab, &a.from, &spec, a.json)?;
+    let journeys: Vec<Journey> = journeys
         .into_iter()
         .filter(|j| a.all || j.hops.iter().any(|h| h.src.0 == target || h.dst.0 == target))
         .collect();
@@ -88,6 +126,7 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
             "probe_error": probe_note, "frames": frames.len(), "drops": dropped,
             "points": points.iter().zip(&stats).map(|(p, s)| serde_json::json!({"point": p, "stats": s})).collect::<Vec<_>>(),
             "journeys": journeys,
+            "kernel_drops": drops.as_ref().ok(), "kernel_drops_unavailable": drops.as_ref().err(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
@@ -95,12 +134,27 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
         if journeys.is_empty() {
             println!("no packet of the probe was seen on any interface of the lab");
         }
+        if journeys.is_empty() || journeys.iter().any(|j| !j.delivered) {
+            println!("{}", kernel_drops_text(&drops));
+        }
         report(&stats, frames.len(), dropped, &points);
         if let Some(n) = &probe_note {
             println!("probe: {n}");
         }
     }
     Ok(if journeys.iter().all(|j| j.delivered) && !journeys.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The kernel's drop reasons recorded during the probe, for the journeys that were lost.
+fn kernel_drops_text(drops: &Result<Vec<KernelDrop>, String>) -> String {
+    match drops {
+        Err(why) => format!("kernel drop reasons: unavailable ({why})"),
+        Ok(d) if d.is_empty() => "kernel drop reasons: none recorded during the probe".into(),
+        Ok(d) => {
+            let shown: Vec<String> = d.iter().map(|x| format!("{} in {} ×{}", x.reason, x.location, x.count)).collect();
+            format!("kernel drop reasons during the probe (whole machine): {}", shown.join(", "))
+        }
+    }
 }
 
 fn write_pcapng(path: &std::path::Path, points: &[Point], frames: &[Frame], journeys: &[Journey]) -> std::io::Result<()> {
@@ -150,7 +204,7 @@ fn report(stats: &[PointStats], frames: usize, dropped: u64, points: &[Point]) {
     }
 }
 
-fn send_probe(ns: &str, a: &TraceArgs) -> Result<()> {
+fn send_probe(ns: &str, a: &ProbeSpec) -> Result<()> {
     let count = a.count.max(1);
     if let Some(ip) = a.ping {
         let status = netns::run_in(ns, move || {

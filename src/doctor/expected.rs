@@ -8,8 +8,8 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use super::snapshot::{NatRow, NodeState, Snapshot, host_of};
 use super::Finding;
+use super::snapshot::{NatRow, NodeState, Snapshot, host_of};
 use crate::ipvs::ServiceRow;
 use crate::model::{Fault, FaultAction, Lab, NatKind};
 use crate::observe::{AddrRow, FdbRow, LinkRow, NeighRow, RouteRow, VxlanInfo};
@@ -42,7 +42,11 @@ fn fdb(dev: &str, mac: String, dst: Option<IpAddr>, master: Option<String>) -> F
 
 fn nat_row(lab: &Lab, n: &crate::model::NatRule) -> NatRow {
     NatRow {
-        table: if n.ipvs && !lab.ipvs_emulated() { "nat".into() } else { crate::nat::TABLE.into() },
+        table: if n.ipvs && !lab.ipvs_emulated() {
+            "nat".into()
+        } else {
+            crate::nat::TABLE.into()
+        },
         chain: n.hook.nft().to_string(),
         kind: match n.kind {
             NatKind::Dnat => "dnat",
@@ -78,8 +82,17 @@ fn node_state(lab: &Lab, node: &crate::model::Node) -> NodeState {
         }
         let index = u32::try_from(i).unwrap_or(0) + 2;
         let mut l = if let Some(v) = lab.vxlans.iter().find(|v| &v.dev == dev) {
-            let auto = v.underlay_dev.as_ref().map_or(1500, |d| veth_mtu(&v.created_in, d) - 50);
-            let mut l = link(index, &dev.name, "vxlan", v.mtu.unwrap_or(auto), mac.to_string());
+            let auto = v
+                .underlay_dev
+                .as_ref()
+                .map_or(1500, |d| veth_mtu(&v.created_in, d) - 50);
+            let mut l = link(
+                index,
+                &dev.name,
+                "vxlan",
+                v.mtu.unwrap_or(auto),
+                mac.to_string(),
+            );
             l.vxlan = Some(VxlanInfo {
                 vni: v.vni,
                 dstport: v.dstport.unwrap_or(8472),
@@ -89,38 +102,90 @@ fn node_state(lab: &Lab, node: &crate::model::Node) -> NodeState {
                 learning: v.learning,
             });
             if let Some(d) = v.remote.or(v.group) {
-                st.fdb.push(fdb(&dev.name, "00:00:00:00:00:00".into(), Some(d), None));
+                st.fdb
+                    .push(fdb(&dev.name, "00:00:00:00:00:00".into(), Some(d), None));
             }
             l
         } else if let Some(b) = lab.bridges.iter().find(|b| &b.dev == dev) {
-            link(index, &dev.name, "bridge", b.mtu.unwrap_or(1500), mac.to_string())
+            link(
+                index,
+                &dev.name,
+                "bridge",
+                b.mtu.unwrap_or(1500),
+                mac.to_string(),
+            )
         } else {
-            link(index, &dev.name, "veth", veth_mtu(id, &dev.name), mac.to_string())
+            link(
+                index,
+                &dev.name,
+                "veth",
+                veth_mtu(id, &dev.name),
+                mac.to_string(),
+            )
         };
-        if let Some(b) = lab.bridges.iter().find(|b| b.dev.node == id && b.ports.contains(&dev.name)) {
+        if let Some(b) = lab
+            .bridges
+            .iter()
+            .find(|b| b.dev.node == id && b.ports.contains(&dev.name))
+        {
             l.master = Some(b.dev.name.clone());
-            st.fdb.push(fdb(&dev.name, mac.to_string(), None, Some(b.dev.name.clone())));
+            st.fdb.push(fdb(
+                &dev.name,
+                mac.to_string(),
+                None,
+                Some(b.dev.name.clone()),
+            ));
         }
         st.links.push(l);
     }
     for a in lab.addresses.iter().filter(|a| a.dev.node == id) {
-        st.addresses.push(AddrRow { dev: a.dev.name.clone(), address: a.address.to_string() });
-        st.routes.push(RouteRow { to: a.address.trunc().to_string(), via: None, dev: Some(a.dev.name.clone()), proto: "kernel".into() });
+        st.addresses.push(AddrRow {
+            dev: a.dev.name.clone(),
+            address: a.address.to_string(),
+        });
+        st.routes.push(RouteRow {
+            to: a.address.trunc().to_string(),
+            via: None,
+            dev: Some(a.dev.name.clone()),
+            proto: "kernel".into(),
+        });
     }
     for r in lab.routes.iter().filter(|r| r.node == id) {
         let dev = r.dev.clone().or_else(|| {
             let via = r.via?;
-            lab.addresses.iter().find(|a| a.dev.node == id && a.address.contains(&via)).map(|a| a.dev.name.clone())
+            lab.addresses
+                .iter()
+                .find(|a| a.dev.node == id && a.address.contains(&via))
+                .map(|a| a.dev.name.clone())
         });
-        let to = if r.is_default() { "default".to_string() } else { r.to.to_string() };
-        st.routes.push(RouteRow { to, via: r.via, dev, proto: "boot".into() });
+        let to = if r.is_default() {
+            "default".to_string()
+        } else {
+            r.to.to_string()
+        };
+        st.routes.push(RouteRow {
+            to,
+            via: r.via,
+            dev,
+            proto: "boot".into(),
+        });
     }
     for n in lab.neighs.iter().filter(|n| n.dev.node == id) {
-        st.neighbours.push(NeighRow { dev: n.dev.name.clone(), to: n.to, lladdr: Some(n.lladdr.to_string()), state: "PERMANENT".into() });
+        st.neighbours.push(NeighRow {
+            dev: n.dev.name.clone(),
+            to: n.to,
+            lladdr: Some(n.lladdr.to_string()),
+            state: "PERMANENT".into(),
+        });
     }
     for f in lab.fdbs.iter().filter(|f| f.dev.node == id) {
-        let master = if f.self_ { None } else { st.link(&f.dev.name).and_then(|l| l.master.clone()) };
-        st.fdb.push(fdb(&f.dev.name, f.mac.to_string(), f.dst, master));
+        let master = if f.self_ {
+            None
+        } else {
+            st.link(&f.dev.name).and_then(|l| l.master.clone())
+        };
+        st.fdb
+            .push(fdb(&f.dev.name, f.mac.to_string(), f.dst, master));
     }
     let mut sys: BTreeMap<String, String> = [
         ("net.ipv4.ip_forward", "0"),
@@ -141,7 +206,10 @@ fn node_state(lab: &Lab, node: &crate::model::Node) -> NodeState {
         }
     }
     st.sysctls = sys;
-    let vs_on = lab.sysctls.iter().any(|s| s.node == id && s.key == "net.ipv4.vs.conntrack" && s.value == "1");
+    let vs_on = lab
+        .sysctls
+        .iter()
+        .any(|s| s.node == id && s.key == "net.ipv4.vs.conntrack" && s.value == "1");
     st.nat = lab
         .nat
         .iter()
@@ -149,7 +217,16 @@ fn node_state(lab: &Lab, node: &crate::model::Node) -> NodeState {
         .map(|n| nat_row(lab, n))
         .collect();
     if !lab.ipvs.is_empty() && !lab.ipvs_emulated() {
-        st.ipvs = Some(lab.ipvs.iter().filter(|s| s.node == id).map(|s| ServiceRow { emulated: false, ..ServiceRow::emulated(s) }).collect());
+        st.ipvs = Some(
+            lab.ipvs
+                .iter()
+                .filter(|s| s.node == id)
+                .map(|s| ServiceRow {
+                    emulated: false,
+                    ..ServiceRow::emulated(s)
+                })
+                .collect(),
+        );
     }
     st
 }
@@ -172,8 +249,12 @@ pub fn plant(snap: &Snapshot, lab: &Lab, fault: &Fault) -> Snapshot {
             let mac = mac.to_string();
             n.fdb.retain(|f| !(f.dev == dev.name && f.mac == mac));
         }
-        FaultAction::RemoveNeigh { dev, to } => n.neighbours.retain(|x| !(x.dev == dev.name && x.to == *to)),
-        FaultAction::Sysctl { key, value, .. } if key.starts_with("net.ipv4.vs.") && lab.ipvs_emulated() => {
+        FaultAction::RemoveNeigh { dev, to } => {
+            n.neighbours.retain(|x| !(x.dev == dev.name && x.to == *to));
+        }
+        FaultAction::Sysctl { key, value, .. }
+            if key.starts_with("net.ipv4.vs.") && lab.ipvs_emulated() =>
+        {
             if value == "0" {
                 n.nat.retain(|x| !x.ipvs_only);
             }
@@ -188,7 +269,8 @@ pub fn plant(snap: &Snapshot, lab: &Lab, fault: &Fault) -> Snapshot {
             }
         }
         FaultAction::RemoveRoute { to, .. } => {
-            n.routes.retain(|r| super::snapshot::route_dst(r) != Some(*to));
+            n.routes
+                .retain(|r| super::snapshot::route_dst(r) != Some(*to));
         }
         FaultAction::Mtu { dev, mtu } => {
             if let Some(l) = n.links.iter_mut().find(|l| l.name == dev.name) {
@@ -196,16 +278,24 @@ pub fn plant(snap: &Snapshot, lab: &Lab, fault: &Fault) -> Snapshot {
             }
         }
         FaultAction::Vxlan { dev, vni, dstport } => {
-            if let Some(v) = n.links.iter_mut().find(|l| l.name == dev.name).and_then(|l| l.vxlan.as_mut()) {
+            if let Some(v) = n
+                .links
+                .iter_mut()
+                .find(|l| l.name == dev.name)
+                .and_then(|l| l.vxlan.as_mut())
+            {
                 v.vni = vni.unwrap_or(v.vni);
                 v.dstport = dstport.unwrap_or(v.dstport);
             }
         }
         FaultAction::RemoveNat { index, .. } => {
-            if let Some(want) = lab.nat.get(*index).map(|r| nat_row(lab, r)) {
-                if let Some(i) = n.nat.iter().position(|x| *x == want) {
-                    n.nat.remove(i);
-                }
+            if let Some(i) = lab
+                .nat
+                .get(*index)
+                .map(|r| nat_row(lab, r))
+                .and_then(|want| n.nat.iter().position(|x| *x == want))
+            {
+                n.nat.remove(i);
             }
         }
     }
@@ -222,14 +312,21 @@ pub fn cause_rule(lab: &Lab, fault: &Fault) -> &'static str {
         FaultAction::Sysctl { key, .. } if key.starts_with("net.ipv4.vs.") => "ipvs-conntrack",
         FaultAction::Sysctl { .. } => "sysctl",
         FaultAction::LinkDown { dev } if dev.name == "lo" => "lo-down",
-        FaultAction::LinkDown { dev } if lab.bridges.iter().any(|b| b.dev.node == dev.node && b.ports.contains(&dev.name)) => {
+        FaultAction::LinkDown { dev }
+            if lab
+                .bridges
+                .iter()
+                .any(|b| b.dev.node == dev.node && b.ports.contains(&dev.name)) =>
+        {
             "bridge-port"
         }
         FaultAction::LinkDown { .. } => "link-down",
         FaultAction::RemoveRoute { .. } => "route-missing",
         FaultAction::Mtu { .. } => "vxlan-mtu",
         FaultAction::Vxlan { .. } => "vxlan-mismatch",
-        FaultAction::RemoveNat { index, .. } if lab.nat.get(*index).is_some_and(|r| r.ipvs) => "ipvs-conntrack",
+        FaultAction::RemoveNat { index, .. } if lab.nat.get(*index).is_some_and(|r| r.ipvs) => {
+            "ipvs-conntrack"
+        }
         FaultAction::RemoveNat { .. } => "nat-missing",
     }
 }

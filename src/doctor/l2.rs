@@ -34,7 +34,11 @@ pub(super) fn vteps(snap: &Snapshot) -> Vec<Vtep<'_>> {
                 .get(&(n.node.clone(), l.name.clone()))
                 .and_then(|s| snap.node(s))
                 .unwrap_or(n);
-            out.push(Vtep { node: n, link: l, socket });
+            out.push(Vtep {
+                node: n,
+                link: l,
+                socket,
+            });
         }
     }
     out
@@ -46,8 +50,8 @@ fn vxlan_text(l: &LinkRow) -> String {
     };
     let mut s = format!("{}: vxlan id {} dstport {}", l.name, v.vni, v.dstport);
     match v.remote {
-        Some(g) if g.is_multicast() => s += &format!(" group {g}"),
-        Some(r) => s += &format!(" remote {r}"),
+        Some(g) if g.is_multicast() => s = format!("{s} group {g}"),
+        Some(r) => s = format!("{s} remote {r}"),
         None => {}
     }
     if v.proxy {
@@ -58,16 +62,21 @@ fn vxlan_text(l: &LinkRow) -> String {
 
 /// Interfaces in the same L2 domain as `link` of `node`: its bridge and the bridge's
 /// ports, and the veth peers of those ports.
-pub(super) fn domain<'a>(snap: &'a Snapshot, node: &'a NodeState, link: &LinkRow) -> Vec<(&'a NodeState, String)> {
+pub(super) fn domain<'a>(
+    snap: &'a Snapshot,
+    node: &'a NodeState,
+    link: &LinkRow,
+) -> Vec<(&'a NodeState, String)> {
     let mut out = vec![(node, link.name.clone())];
     if let Some(br) = &link.master {
         out.push((node, br.clone()));
         for p in node.links.iter().filter(|p| p.master.as_ref() == Some(br)) {
             out.push((node, p.name.clone()));
-            if let Some((pn, pi)) = snap.peer(&node.node, &p.name) {
-                if let Some(peer) = snap.node(pn) {
-                    out.push((peer, pi.clone()));
-                }
+            if let Some((peer, pi)) = snap
+                .peer(&node.node, &p.name)
+                .and_then(|(pn, pi)| Some((snap.node(pn)?, pi)))
+            {
+                out.push((peer, pi.clone()));
             }
         }
     }
@@ -77,7 +86,12 @@ pub(super) fn domain<'a>(snap: &'a Snapshot, node: &'a NodeState, link: &LinkRow
 fn subnets(dom: &[(&NodeState, String)]) -> Vec<Ipv4Net> {
     let mut out: Vec<Ipv4Net> = dom
         .iter()
-        .flat_map(|(n, i)| n.ipv4().into_iter().filter(move |(a, _)| &a.dev == i).map(|(_, net)| net.trunc()))
+        .flat_map(|(n, i)| {
+            n.ipv4()
+                .into_iter()
+                .filter(move |(a, _)| &a.dev == i)
+                .map(|(_, net)| net.trunc())
+        })
         .collect();
     out.sort_unstable();
     out.dedup();
@@ -86,22 +100,32 @@ fn subnets(dom: &[(&NodeState, String)]) -> Vec<Ipv4Net> {
 
 fn has_default_dst(v: &Vtep<'_>) -> bool {
     v.link.vxlan.as_ref().is_some_and(|x| x.remote.is_some())
-        || v.node.fdb.iter().any(|f| f.dev == v.link.name && f.self_ && f.mac == ZERO_MAC)
+        || v.node
+            .fdb
+            .iter()
+            .any(|f| f.dev == v.link.name && f.self_ && f.mac == ZERO_MAC)
 }
 
 /// Bridge ports missing, not enslaved or down; other lab interfaces down.
 pub(super) fn links_and_ports(snap: &Snapshot, lab: &Lab, r: &mut Report) {
     let mut ports = BTreeSet::new();
     for b in &lab.bridges {
-        let Some(n) = snap.node(&b.dev.node) else { continue };
+        let Some(n) = snap.node(&b.dev.node) else {
+            continue;
+        };
         for p in &b.ports {
             ports.insert((b.dev.node.clone(), p.clone()));
             let br = &b.dev.name;
             let ns = &n.netns;
             let Some(l) = n.link(p) else {
                 r.findings.push(
-                    Finding::new("bridge-port", &n.node, p, format!("{p}, a port of {br} in {}, does not exist", n.node))
-                        .evidence(format!("ip -n {ns} link show {p}: no such device")),
+                    Finding::new(
+                        "bridge-port",
+                        &n.node,
+                        p,
+                        format!("{p}, a port of {br} in {}, does not exist", n.node),
+                    )
+                    .evidence(format!("ip -n {ns} link show {p}: no such device")),
                 );
                 continue;
             };
@@ -135,12 +159,25 @@ pub(super) fn links_and_ports(snap: &Snapshot, lab: &Lab, r: &mut Report) {
         if ports.contains(&(dev.node.clone(), dev.name.clone())) {
             continue;
         }
-        let Some(n) = snap.node(&dev.node) else { continue };
+        let Some(n) = snap.node(&dev.node) else {
+            continue;
+        };
         if let Some(l) = n.link(&dev.name).filter(|l| !l.up) {
             r.findings.push(
-                Finding::new("link-down", &n.node, &l.name, format!("{} in {} is down: nothing goes in or out through it", l.name, n.node))
-                    .evidence(format!("ip -n {} link show {}: state {}", n.netns, l.name, l.state))
-                    .fix(format!("ip -n {} link set {} up", n.netns, l.name)),
+                Finding::new(
+                    "link-down",
+                    &n.node,
+                    &l.name,
+                    format!(
+                        "{} in {} is down: nothing goes in or out through it",
+                        l.name, n.node
+                    ),
+                )
+                .evidence(format!(
+                    "ip -n {} link show {}: state {}",
+                    n.netns, l.name, l.state
+                ))
+                .fix(format!("ip -n {} link set {} up", n.netns, l.name)),
             );
         }
     }
@@ -148,7 +185,9 @@ pub(super) fn links_and_ports(snap: &Snapshot, lab: &Lab, r: &mut Report) {
 
 /// The commands that recreate VXLAN `v` with `vni` and `dstport`.
 fn recreate(lab: &Lab, v: &Vtep<'_>, vni: u32, dstport: u16) -> Vec<String> {
-    let Some(mut state) = crate::fault::vxlan::read(lab, &v.node.node, &v.link.name, &v.node.tables()) else {
+    let Some(mut state) =
+        crate::fault::vxlan::read(lab, &v.node.node, &v.link.name, &v.node.tables())
+    else {
         return Vec::new();
     };
     state.vni = vni;
@@ -163,23 +202,35 @@ fn recreate(lab: &Lab, v: &Vtep<'_>, vni: u32, dstport: u16) -> Vec<String> {
 /// share a multicast group. (Two overlays between the same machines, each with its own
 /// VNI, do not talk to each other.)
 fn sends_to(snap: &Snapshot, a: &Vtep<'_>, b: &Vtep<'_>) -> bool {
-    let Some(va) = &a.link.vxlan else { return false };
-    if va.remote.is_some_and(|r| !r.is_multicast() && b.socket.owns(r)) {
+    let Some(va) = &a.link.vxlan else {
+        return false;
+    };
+    if va
+        .remote
+        .is_some_and(|r| !r.is_multicast() && b.socket.owns(r))
+    {
         return true;
     }
     let macs: Vec<String> = domain(snap, b.node, b.link)
         .iter()
         .filter_map(|(n, i)| n.link(i).map(|l| l.mac.to_ascii_lowercase()))
         .collect();
-    a.node.fdb.iter().filter(|f| f.dev == a.link.name && f.self_).any(|f| {
-        f.dst.is_some_and(|d| b.socket.owns(d))
-            && (f.mac == ZERO_MAC || macs.contains(&f.mac.to_ascii_lowercase()))
-    })
+    a.node
+        .fdb
+        .iter()
+        .filter(|f| f.dev == a.link.name && f.self_)
+        .any(|f| {
+            f.dst.is_some_and(|d| b.socket.owns(d))
+                && (f.mac == ZERO_MAC || macs.contains(&f.mac.to_ascii_lowercase()))
+        })
 }
 
 fn talk(snap: &Snapshot, a: &Vtep<'_>, b: &Vtep<'_>) -> bool {
-    let (Some(va), Some(vb)) = (&a.link.vxlan, &b.link.vxlan) else { return false };
-    let same_group = matches!((va.remote, vb.remote), (Some(x), Some(y)) if x.is_multicast() && x == y);
+    let (Some(va), Some(vb)) = (&a.link.vxlan, &b.link.vxlan) else {
+        return false;
+    };
+    let same_group =
+        matches!((va.remote, vb.remote), (Some(x), Some(y)) if x.is_multicast() && x == y);
     same_group || sends_to(snap, a, b) || sends_to(snap, b, a)
 }
 
@@ -191,27 +242,47 @@ pub(super) fn vxlan_mismatch(snap: &Snapshot, lab: &Lab, r: &mut Report) {
             if host_of(&a.node.node) == host_of(&b.node.node) || !talk(snap, a, b) {
                 continue;
             }
-            let (Some(va), Some(vb)) = (&a.link.vxlan, &b.link.vxlan) else { continue };
+            let (Some(va), Some(vb)) = (&a.link.vxlan, &b.link.vxlan) else {
+                continue;
+            };
             if va.vni == vb.vni && va.dstport == vb.dstport {
                 continue;
             }
             // Overlays the lab keeps apart on purpose (same machines, different VNIs,
             // possibly the same MACs) are not peers.
-            let model = |v: &Vtep<'_>| lab.vxlans.iter().find(|m| m.dev.node == v.node.node && m.dev.name == v.link.name);
-            if let (Some(ma), Some(mb)) = (model(a), model(b)) {
-                if ma.vni != mb.vni || ma.dstport != mb.dstport {
-                    continue;
-                }
+            let model = |v: &Vtep<'_>| {
+                lab.vxlans
+                    .iter()
+                    .find(|m| m.dev.node == v.node.node && m.dev.name == v.link.name)
+            };
+            let apart = match (model(a), model(b)) {
+                (Some(ma), Some(mb)) => ma.vni != mb.vni || ma.dstport != mb.dstport,
+                _ => false,
+            };
+            if apart {
+                continue;
             }
             let intended = |v: &Vtep<'_>| {
-                lab.vxlans.iter().find(|m| m.dev.node == v.node.node && m.dev.name == v.link.name).is_some_and(|m| {
-                    let x = v.link.vxlan.as_ref();
-                    x.is_some_and(|x| x.vni == m.vni && m.dstport.is_none_or(|p| p == x.dstport))
-                })
+                lab.vxlans
+                    .iter()
+                    .find(|m| m.dev.node == v.node.node && m.dev.name == v.link.name)
+                    .is_some_and(|m| {
+                        let x = v.link.vxlan.as_ref();
+                        x.is_some_and(|x| {
+                            x.vni == m.vni && m.dstport.is_none_or(|p| p == x.dstport)
+                        })
+                    })
             };
             // Blame the side that differs from the lab's intent; else the second one.
-            let (bad, good) = if intended(b) && !intended(a) { (a, b) } else { (b, a) };
-            let (vbad, vgood) = (bad.link.vxlan.as_ref().expect("vtep"), good.link.vxlan.as_ref().expect("vtep"));
+            let (bad, good) = if intended(b) && !intended(a) {
+                (a, b)
+            } else {
+                (b, a)
+            };
+            let (vbad, vgood) = (
+                bad.link.vxlan.as_ref().expect("vtep"),
+                good.link.vxlan.as_ref().expect("vtep"),
+            );
             let what = if vbad.vni == vgood.vni {
                 format!(
                     "uses UDP port {} but its peer {} in {} uses {}: each side's packets arrive at a port the other does not listen on (the receiver answers ICMP port unreachable)",
@@ -223,9 +294,14 @@ pub(super) fn vxlan_mismatch(snap: &Snapshot, lab: &Lab, r: &mut Report) {
                     vbad.vni, good.link.name, good.node.node, vgood.vni
                 )
             };
-            let mut f = Finding::new("vxlan-mismatch", &bad.node.node, &bad.link.name, format!("{} in {} {what}", bad.link.name, bad.node.node))
-                .evidence(format!("{}: {}", bad.node.node, vxlan_text(bad.link)))
-                .evidence(format!("{}: {}", good.node.node, vxlan_text(good.link)));
+            let mut f = Finding::new(
+                "vxlan-mismatch",
+                &bad.node.node,
+                &bad.link.name,
+                format!("{} in {} {what}", bad.link.name, bad.node.node),
+            )
+            .evidence(format!("{}: {}", bad.node.node, vxlan_text(bad.link)))
+            .evidence(format!("{}: {}", good.node.node, vxlan_text(good.link)));
             f.fix = recreate(lab, bad, vgood.vni, vgood.dstport);
             r.findings.push(f);
         }
@@ -234,13 +310,28 @@ pub(super) fn vxlan_mismatch(snap: &Snapshot, lab: &Lab, r: &mut Report) {
 
 /// The underlay link a VTEP's packets leave by.
 fn underlay<'a>(lab: &Lab, v: &Vtep<'a>) -> Option<&'a LinkRow> {
-    let model = lab.vxlans.iter().find(|m| m.dev.node == v.node.node && m.dev.name == v.link.name);
+    let model = lab
+        .vxlans
+        .iter()
+        .find(|m| m.dev.node == v.node.node && m.dev.name == v.link.name);
     if let Some(dev) = model.and_then(|m| m.underlay_dev.as_ref()) {
         return v.socket.link(dev);
     }
     let mut dsts: Vec<IpAddr> = v.link.vxlan.iter().filter_map(|x| x.remote).collect();
-    dsts.extend(v.node.fdb.iter().filter(|f| f.dev == v.link.name && f.self_).filter_map(|f| f.dst));
-    dsts.iter().find_map(|d| v.socket.lookup(*d)?.dev.as_deref().and_then(|dev| v.socket.link(dev)))
+    dsts.extend(
+        v.node
+            .fdb
+            .iter()
+            .filter(|f| f.dev == v.link.name && f.self_)
+            .filter_map(|f| f.dst),
+    );
+    dsts.iter().find_map(|d| {
+        v.socket
+            .lookup(*d)?
+            .dev
+            .as_deref()
+            .and_then(|dev| v.socket.link(dev))
+    })
 }
 
 /// VXLAN MTUs larger than their underlay can carry once encapsulated.
@@ -251,7 +342,10 @@ pub(super) fn vxlan_mtu(snap: &Snapshot, lab: &Lab, r: &mut Report) {
         if v.link.mtu <= room {
             continue;
         }
-        let at = format!("{} in {} (MTU {}) over {} in {} (MTU {})", v.link.name, v.node.node, v.link.mtu, u.name, v.socket.node, u.mtu);
+        let at = format!(
+            "{} in {} (MTU {}) over {} in {} (MTU {})",
+            v.link.name, v.node.node, v.link.mtu, u.name, v.socket.node, u.mtu
+        );
         if v.link.mtu <= u.mtu {
             r.notes.push(format!(
                 "{at}: no room for VXLAN's {VXLAN_OVERHEAD} bytes; the kernel fragments the outer packets and answers DF packets above {room} bytes with 'frag needed (mtu {room})', which path MTU discovery copes with"
@@ -286,12 +380,22 @@ pub(super) fn vxlan_mtu(snap: &Snapshot, lab: &Lab, r: &mut Report) {
 
 /// Proxy VXLANs without a neighbour entry for a remote address whose MAC they know.
 pub(super) fn proxy_arp(snap: &Snapshot, r: &mut Report) {
-    for v in vteps(snap).iter().filter(|v| v.link.vxlan.as_ref().is_some_and(|x| x.proxy)) {
+    for v in vteps(snap)
+        .iter()
+        .filter(|v| v.link.vxlan.as_ref().is_some_and(|x| x.proxy))
+    {
         let dom = domain(snap, v.node, v.link);
         let nets = subnets(&dom);
         let ns = &v.node.netns;
-        for f in v.node.fdb.iter().filter(|f| f.dev == v.link.name && f.self_ && f.mac != ZERO_MAC) {
-            let Some((owner, oif)) = snap.mac_owner(&f.mac) else { continue };
+        for f in v
+            .node
+            .fdb
+            .iter()
+            .filter(|f| f.dev == v.link.name && f.self_ && f.mac != ZERO_MAC)
+        {
+            let Some((owner, oif)) = snap.mac_owner(&f.mac) else {
+                continue;
+            };
             if host_of(&owner.node) == host_of(&v.node.node) {
                 continue;
             }
@@ -301,7 +405,11 @@ pub(super) fn proxy_arp(snap: &Snapshot, r: &mut Report) {
                     continue;
                 }
                 let answered = v.node.neighbours.iter().any(|n| {
-                    n.dev == v.link.name && n.to == ip && n.lladdr.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(&f.mac))
+                    n.dev == v.link.name
+                        && n.to == ip
+                        && n.lladdr
+                            .as_deref()
+                            .is_some_and(|m| m.eq_ignore_ascii_case(&f.mac))
                 });
                 if answered {
                     continue;
@@ -323,11 +431,19 @@ pub(super) fn proxy_arp(snap: &Snapshot, r: &mut Report) {
                     f.dst.map_or_else(|| "?".into(), |d| d.to_string())
                 ));
                 for (n, _) in &dom {
-                    for x in n.neighbours.iter().filter(|x| x.to == ip && matches!(x.state.as_str(), "FAILED" | "INCOMPLETE")) {
-                        fd = fd.evidence(format!("{}: ip neigh: {ip} dev {} {}", n.node, x.dev, x.state));
+                    for x in n.neighbours.iter().filter(|x| {
+                        x.to == ip && matches!(x.state.as_str(), "FAILED" | "INCOMPLETE")
+                    }) {
+                        fd = fd.evidence(format!(
+                            "{}: ip neigh: {ip} dev {} {}",
+                            n.node, x.dev, x.state
+                        ));
                     }
                 }
-                r.findings.push(fd.fix(format!("ip -n {ns} neigh add {ip} lladdr {} dev {} nud permanent", f.mac, v.link.name)));
+                r.findings.push(fd.fix(format!(
+                    "ip -n {ns} neigh add {ip} lladdr {} dev {} nud permanent",
+                    f.mac, v.link.name
+                )));
             }
         }
     }
@@ -338,16 +454,38 @@ pub(super) fn proxy_arp(snap: &Snapshot, r: &mut Report) {
 /// in a subnet `v`'s socket node is on, that nothing on `v`'s own host has (private
 /// subnets repeat from machine to machine).
 fn remote_vtep(snap: &Snapshot, host: &str, v: &Vtep<'_>) -> Option<IpAddr> {
-    let on_host = |ip: IpAddr| snap.owners(ip).iter().any(|(n, _)| host_of(&n.node) == host);
-    if let Some(d) = v.node.fdb.iter().filter(|f| f.dev == v.link.name && f.self_).filter_map(|f| f.dst).find(|d| on_host(*d)) {
+    let on_host = |ip: IpAddr| {
+        snap.owners(ip)
+            .iter()
+            .any(|(n, _)| host_of(&n.node) == host)
+    };
+    if let Some(d) = v
+        .node
+        .fdb
+        .iter()
+        .filter(|f| f.dev == v.link.name && f.self_)
+        .filter_map(|f| f.dst)
+        .find(|d| on_host(*d))
+    {
         return Some(d);
     }
     let vni = v.link.vxlan.as_ref().map_or(0, |x| x.vni);
-    let local: Vec<Ipv4Net> = v.socket.ipv4().into_iter().map(|(_, n)| n.trunc()).collect();
-    let mine = |ip: IpAddr| snap.owners(ip).iter().any(|(n, _)| host_of(&n.node) == host_of(&v.node.node));
+    let local: Vec<Ipv4Net> = v
+        .socket
+        .ipv4()
+        .into_iter()
+        .map(|(_, n)| n.trunc())
+        .collect();
+    let mine = |ip: IpAddr| {
+        snap.owners(ip)
+            .iter()
+            .any(|(n, _)| host_of(&n.node) == host_of(&v.node.node))
+    };
     vteps(snap)
         .into_iter()
-        .filter(|r| host_of(&r.node.node) == host && r.link.vxlan.as_ref().is_some_and(|x| x.vni == vni))
+        .filter(|r| {
+            host_of(&r.node.node) == host && r.link.vxlan.as_ref().is_some_and(|x| x.vni == vni)
+        })
         .find_map(|r| {
             r.socket
                 .ipv4()
@@ -370,15 +508,25 @@ pub(super) fn fdb_missing(snap: &Snapshot, r: &mut Report) {
         let ns = &v.node.netns;
         for (n, _) in &dom {
             for x in &n.neighbours {
-                let Some(mac) = x.lladdr.as_deref() else { continue };
+                let Some(mac) = x.lladdr.as_deref() else {
+                    continue;
+                };
                 if x.dev != v.link.name && n.node == v.node.node {
                     continue;
                 }
-                let Some((owner, oif)) = snap.mac_owner(mac) else { continue };
-                if host_of(&owner.node) == host_of(&v.node.node) || !seen.insert(mac.to_ascii_lowercase()) {
+                let Some((owner, oif)) = snap.mac_owner(mac) else {
+                    continue;
+                };
+                if host_of(&owner.node) == host_of(&v.node.node)
+                    || !seen.insert(mac.to_ascii_lowercase())
+                {
                     continue;
                 }
-                if v.node.fdb.iter().any(|f| f.dev == v.link.name && f.self_ && f.mac.eq_ignore_ascii_case(mac)) {
+                if v.node
+                    .fdb
+                    .iter()
+                    .any(|f| f.dev == v.link.name && f.self_ && f.mac.eq_ignore_ascii_case(mac))
+                {
                     continue;
                 }
                 let dst = remote_vtep(snap, host_of(&owner.node), &v)

@@ -15,7 +15,11 @@ pub(super) fn lo_down(snap: &Snapshot, r: &mut Report) {
     for n in &snap.nodes {
         if let Some(lo) = n.link("lo").filter(|l| !l.up) {
             let own: Vec<String> = n.ipv4().iter().map(|(_, a)| a.addr().to_string()).collect();
-            let own = if own.is_empty() { "127.0.0.1".to_string() } else { own.join(", ") };
+            let own = if own.is_empty() {
+                "127.0.0.1".to_string()
+            } else {
+                own.join(", ")
+            };
             r.findings.push(
                 Finding::new(
                     "lo-down",
@@ -35,21 +39,28 @@ fn routes_text(n: &NodeState) -> String {
         .routes
         .iter()
         .map(|r| {
-            let mut s = r.to.clone();
-            if let Some(v) = r.via {
-                s += &format!(" via {v}");
-            }
-            if let Some(d) = &r.dev {
-                s += &format!(" dev {d}");
-            }
-            s
+            let via = r.via.map(|v| format!(" via {v}")).unwrap_or_default();
+            let dev = r
+                .dev
+                .as_ref()
+                .map(|d| format!(" dev {d}"))
+                .unwrap_or_default();
+            format!("{}{via}{dev}", r.to)
         })
         .collect();
-    if rows.is_empty() { "(empty)".into() } else { rows.join("; ") }
+    if rows.is_empty() {
+        "(empty)".into()
+    } else {
+        rows.join("; ")
+    }
 }
 
 fn shown(to: IpNet) -> String {
-    if to.prefix_len() == 0 { "default".into() } else { to.to_string() }
+    if to.prefix_len() == 0 {
+        "default".into()
+    } else {
+        to.to_string()
+    }
 }
 
 /// A route a node lacks: where it should go, and why we think so.
@@ -63,32 +74,56 @@ struct Missing {
 pub(super) fn routes(snap: &Snapshot, lab: &Lab, r: &mut Report) {
     let mut missing: BTreeMap<(String, IpNet), Missing> = BTreeMap::new();
     for lr in &lab.routes {
-        let Some(n) = snap.node(&lr.node) else { continue };
+        let Some(n) = snap.node(&lr.node) else {
+            continue;
+        };
         if n.routes.iter().any(|x| route_dst(x) == Some(lr.to)) {
             continue;
         }
         let why = if lr.to.prefix_len() == 0 {
-            format!("{} has no default route: it reaches only its own subnets, everything else is 'Network is unreachable'", n.node)
+            format!(
+                "{} has no default route: it reaches only its own subnets, everything else is 'Network is unreachable'",
+                n.node
+            )
         } else {
-            format!("{} has no route to {}: packets for it are 'Network is unreachable' (or take the default route the wrong way)", n.node, lr.to)
+            format!(
+                "{} has no route to {}: packets for it are 'Network is unreachable' (or take the default route the wrong way)",
+                n.node, lr.to
+            )
         };
-        missing.insert((n.node.clone(), lr.to), Missing { via: lr.via, dev: lr.dev.clone(), why });
+        missing.insert(
+            (n.node.clone(), lr.to),
+            Missing {
+                via: lr.via,
+                dev: lr.dev.clone(),
+                why,
+            },
+        );
     }
     // Return routes: a forwarding node A routes prefix P via B; B must route A's other
     // subnets back to A, or every reply to them is lost.
     for a in snap.nodes.iter().filter(|a| a.forwards()) {
         for ra in &a.routes {
-            let (Some(dst), Some(IpAddr::V4(g))) = (route_dst(ra), ra.via) else { continue };
+            let (Some(dst), Some(IpAddr::V4(g))) = (route_dst(ra), ra.via) else {
+                continue;
+            };
             if dst.prefix_len() == 0 {
                 continue;
             }
             let owners = snap.owners(IpAddr::V4(g));
-            let [(b, _)] = owners.as_slice() else { continue };
-            let Some(back) = a.source_towards(g) else { continue };
+            let [(b, _)] = owners.as_slice() else {
+                continue;
+            };
+            let Some(back) = a.source_towards(g) else {
+                continue;
+            };
             for (_, s) in a.ipv4() {
                 let s = s.trunc();
                 // Masqueraded sources need no way back: the replies come to A itself.
-                if s.contains(&g) || b.lookup(IpAddr::V4(s.network())).is_some() || super::lb::snats(lab, &a.node, s) {
+                if s.contains(&g)
+                    || b.lookup(IpAddr::V4(s.network())).is_some()
+                    || super::lb::snats(lab, &a.node, s)
+                {
                     continue;
                 }
                 let why = format!(
@@ -98,19 +133,23 @@ pub(super) fn routes(snap: &Snapshot, lab: &Lab, r: &mut Report) {
                 missing
                     .entry((b.node.clone(), IpNet::V4(s)))
                     .and_modify(|m| m.why.clone_from(&why))
-                    .or_insert_with(|| Missing { via: Some(IpAddr::V4(back)), dev: None, why });
+                    .or_insert_with(|| Missing {
+                        via: Some(IpAddr::V4(back)),
+                        dev: None,
+                        why,
+                    });
             }
         }
     }
     for ((node, to), m) in missing {
         let Some(n) = snap.node(&node) else { continue };
-        let mut fix = format!("ip -n {} route add {}", n.netns, shown(to));
-        if let Some(v) = m.via {
-            fix += &format!(" via {v}");
-        }
-        if let Some(d) = &m.dev {
-            fix += &format!(" dev {d}");
-        }
+        let via = m.via.map(|v| format!(" via {v}")).unwrap_or_default();
+        let dev = m
+            .dev
+            .as_ref()
+            .map(|d| format!(" dev {d}"))
+            .unwrap_or_default();
+        let fix = format!("ip -n {} route add {}{via}{dev}", n.netns, shown(to));
         r.findings.push(
             Finding::new("route-missing", &node, shown(to), m.why)
                 .evidence(format!("ip -n {} route: {}", n.netns, routes_text(n)))
@@ -121,7 +160,11 @@ pub(super) fn routes(snap: &Snapshot, lab: &Lab, r: &mut Report) {
     for n in &snap.nodes {
         for rt in &n.routes {
             let Some(g) = rt.via else { continue };
-            if snap.owners(g).is_empty() && n.neighbours.iter().any(|x| x.to == g && x.state == "FAILED") {
+            if snap.owners(g).is_empty()
+                && n.neighbours
+                    .iter()
+                    .any(|x| x.to == g && x.state == "FAILED")
+            {
                 r.findings.push(
                     Finding::new("route-missing", &n.node, &rt.to, format!("the gateway {g} of {}'s route {} answers no ARP: nothing in the lab has that address", n.node, rt.to))
                         .evidence(format!("ip -n {} neigh: {g} FAILED", n.netns)),
@@ -149,7 +192,14 @@ pub(super) fn ip_forward(snap: &Snapshot, r: &mut Report) {
             .filter(|m| m.node != n.node)
             .flat_map(|m| m.routes.iter().map(move |rt| (m, rt)))
             .filter(|(_, rt)| rt.via.is_some_and(|g| n.owns(g) && !g.is_loopback()))
-            .map(|(m, rt)| format!("{} ({} via {})", m.node, rt.to, rt.via.map(|v| v.to_string()).unwrap_or_default()))
+            .map(|(m, rt)| {
+                format!(
+                    "{} ({} via {})",
+                    m.node,
+                    rt.to,
+                    rt.via.map(|v| v.to_string()).unwrap_or_default()
+                )
+            })
             .collect();
         if clients.is_empty() {
             continue;
@@ -182,7 +232,10 @@ pub(super) fn rp_filter(snap: &Snapshot, r: &mut Report) {
                 continue;
             }
             for m in snap.nodes.iter().filter(|m| m.node != n.node) {
-                let uses = m.routes.iter().any(|rt| rt.via == Some(IpAddr::V4(net.addr())));
+                let uses = m
+                    .routes
+                    .iter()
+                    .any(|rt| rt.via == Some(IpAddr::V4(net.addr())));
                 if !uses {
                     continue;
                 }

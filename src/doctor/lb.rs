@@ -21,7 +21,8 @@ pub(super) fn ipvs(snap: &Snapshot, lab: &Lab, r: &mut Report) {
             lab.name
         ));
     } else if !lab.ipvs.is_empty() && snap.nodes.iter().all(|n| n.ipvs.is_none()) {
-        r.notes.push("IPVS rules skipped: the kernel's IPVS table cannot be read (no ip_vs)".into());
+        r.notes
+            .push("IPVS rules skipped: the kernel's IPVS table cannot be read (no ip_vs)".into());
     }
     for n in &snap.nodes {
         let mut services: Vec<ServiceRow> = lab
@@ -35,14 +36,22 @@ pub(super) fn ipvs(snap: &Snapshot, lab: &Lab, r: &mut Report) {
             continue;
         }
         let emulated = services.iter().any(|s| s.emulated);
-        let live_snat: Vec<_> = n.nat.iter().filter(|x| x.ipvs_only && x.kind == "snat").collect();
+        let live_snat: Vec<_> = n
+            .nat
+            .iter()
+            .filter(|x| x.ipvs_only && x.kind == "snat")
+            .collect();
         let intended: Vec<_> = lab
             .nat
             .iter()
             .filter(|x| x.node == n.node && x.ipvs && x.kind == NatKind::Snat)
             .collect();
         let conntrack = n.sysctl(VS_CONNTRACK);
-        let svc = services.iter().map(|s| format!("{}:{}", s.addr, s.port)).collect::<Vec<_>>().join(", ");
+        let svc = services
+            .iter()
+            .map(|s| format!("{}:{}", s.addr, s.port))
+            .collect::<Vec<_>>()
+            .join(", ");
         let broken = if emulated {
             !intended.is_empty() && live_snat.is_empty()
         } else {
@@ -70,11 +79,20 @@ pub(super) fn ipvs(snap: &Snapshot, lab: &Lab, r: &mut Report) {
                     .evidence(format!("EMULATED IPVS: the emulation of the `-m ipvs` SNAT rule (to {to}) is missing from table ip vxlab of {}: the emulation's equivalent of {VS_CONNTRACK} = 0", n.node))
                     .evidence(format!("ip netns exec {} nft list chain ip vxlab postrouting: no `ct mark` SNAT rule", n.netns));
                 f.fix = vec![
-                    format!("# a real kernel: ip netns exec {} sysctl -w {VS_CONNTRACK}=1", n.netns),
-                    format!("# the emulation: put the SNAT rule back, e.g. `vxlab fix {} <fault>`, or recreate the lab", lab.name),
+                    format!(
+                        "# a real kernel: ip netns exec {} sysctl -w {VS_CONNTRACK}=1",
+                        n.netns
+                    ),
+                    format!(
+                        "# the emulation: put the SNAT rule back, e.g. `vxlab fix {} <fault>`, or recreate the lab",
+                        lab.name
+                    ),
                 ];
             } else {
-                f = f.evidence(format!("ip netns exec {} sysctl {VS_CONNTRACK}: 0", n.netns));
+                f = f.evidence(format!(
+                    "ip netns exec {} sysctl {VS_CONNTRACK}: 0",
+                    n.netns
+                ));
             }
             r.findings.push(f);
             continue;
@@ -85,7 +103,9 @@ pub(super) fn ipvs(snap: &Snapshot, lab: &Lab, r: &mut Report) {
         for s in &services {
             for real in s.reals.iter().filter(|x| x.forward == Forward::Masq) {
                 let owners = snap.owners(IpAddr::V4(real.addr));
-                let [(y, _)] = owners.as_slice() else { continue };
+                let [(y, _)] = owners.as_slice() else {
+                    continue;
+                };
                 if y.node == n.node {
                     continue;
                 }
@@ -94,7 +114,10 @@ pub(super) fn ipvs(snap: &Snapshot, lab: &Lab, r: &mut Report) {
                 if via.is_some_and(|g| n.owns(g)) {
                     continue;
                 }
-                let how = via.map_or_else(|| "has no default route".to_string(), |g| format!("sends them via {g}"));
+                let how = via.map_or_else(
+                    || "has no default route".to_string(),
+                    |g| format!("sends them via {g}"),
+                );
                 let back = y
                     .ipv4()
                     .iter()
@@ -122,8 +145,16 @@ pub(super) fn ipvs(snap: &Snapshot, lab: &Lab, r: &mut Report) {
 /// `bridge-nf-call-iptables` in namespaces with bridges and filter rules.
 pub(super) fn br_netfilter(snap: &Snapshot, r: &mut Report) {
     for n in &snap.nodes {
-        let bridges: Vec<&str> = n.links.iter().filter(|l| l.kind == "bridge").map(|l| l.name.as_str()).collect();
-        if bridges.is_empty() || n.filter_rules == 0 || n.sysctl("net.bridge.bridge-nf-call-iptables") != Some("1") {
+        let bridges: Vec<&str> = n
+            .links
+            .iter()
+            .filter(|l| l.kind == "bridge")
+            .map(|l| l.name.as_str())
+            .collect();
+        if bridges.is_empty()
+            || n.filter_rules == 0
+            || n.sysctl("net.bridge.bridge-nf-call-iptables") != Some("1")
+        {
             continue;
         }
         r.findings.push(
@@ -154,7 +185,10 @@ fn consequence(n: &NatRule) -> String {
             "connections{what}{port} are no longer sent on to {to}: they reach the node itself, where nothing listens (connection refused) or nothing answers"
         ),
         NatKind::Snat | NatKind::Masquerade => {
-            let from = n.src.map(|s| format!(" from {}", s.net)).unwrap_or_default();
+            let from = n
+                .src
+                .map(|s| format!(" from {}", s.net))
+                .unwrap_or_default();
             format!(
                 "packets{from} leave with their own, private source address: the far end answers an address it cannot route back, and the replies are lost"
             )
@@ -166,7 +200,9 @@ fn consequence(n: &NatRule) -> String {
 /// kernel.
 pub(super) fn nat_missing(snap: &Snapshot, lab: &Lab, r: &mut Report) {
     for n in lab.nat.iter().filter(|n| !n.ipvs) {
-        let Some(st) = snap.node(&n.node) else { continue };
+        let Some(st) = snap.node(&n.node) else {
+            continue;
+        };
         if st.errors.iter().any(|e| e.contains("nftables")) {
             continue;
         }
@@ -176,25 +212,46 @@ pub(super) fn nat_missing(snap: &Snapshot, lab: &Lab, r: &mut Report) {
             NatKind::Masquerade => "masquerade",
         };
         let to = n.to.map(|t| t.addr.to_string());
-        let present = st.nat.iter().any(|x| {
-            x.kind == kind && x.to == to && x.chain.eq_ignore_ascii_case(n.hook.nft())
-        });
+        let present = st
+            .nat
+            .iter()
+            .any(|x| x.kind == kind && x.to == to && x.chain.eq_ignore_ascii_case(n.hook.nft()));
         if present {
             continue;
         }
         let rule = crate::nat::from_model(n);
-        let iptables = rule.iptables(false).map(|w| w.join(" ")).unwrap_or_default();
+        let iptables = rule
+            .iptables(false)
+            .map(|w| w.join(" "))
+            .unwrap_or_default();
         let mut f = Finding::new(
             "nat-missing",
             &n.node,
-            format!("{kind} {}", to.as_deref().unwrap_or("")).trim_end().to_string(),
-            format!("the lab's NAT rule `iptables {iptables}` is missing from {}: {}", n.node, consequence(n)),
+            format!("{kind} {}", to.as_deref().unwrap_or(""))
+                .trim_end()
+                .to_string(),
+            format!(
+                "the lab's NAT rule `iptables {iptables}` is missing from {}: {}",
+                n.node,
+                consequence(n)
+            ),
         )
-        .evidence(format!("ip netns exec {} nft list chain ip {} {}: no {kind} rule{}", st.netns, crate::nat::TABLE, n.hook.nft(), to.as_deref().map(|t| format!(" to {t}")).unwrap_or_default()));
+        .evidence(format!(
+            "ip netns exec {} nft list chain ip {} {}: no {kind} rule{}",
+            st.netns,
+            crate::nat::TABLE,
+            n.hook.nft(),
+            to.as_deref()
+                .map(|t| format!(" to {t}"))
+                .unwrap_or_default()
+        ));
         if let Some(cmd) = rule.nft_command() {
             f = f.fix(format!("ip netns exec {} nft '{cmd}'", st.netns));
         }
-        r.findings.push(f.fix(format!("# the same with iptables: ip netns exec {} iptables {iptables}", st.netns)));
+        r.findings.push(f.fix(format!(
+            "# the same with iptables: ip netns exec {} iptables {iptables}",
+            st.netns
+        )));
     }
 }
 

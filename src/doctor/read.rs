@@ -26,12 +26,19 @@ const SYSCTLS: &[&str] = &[
 fn sysctls(ns: &str, links: &[String]) -> std::io::Result<BTreeMap<String, String>> {
     let mut want: Vec<(String, PathBuf)> = SYSCTLS
         .iter()
-        .map(|k| ((*k).to_string(), PathBuf::from("/proc/sys").join(k.replace('.', "/"))))
+        .map(|k| {
+            (
+                (*k).to_string(),
+                PathBuf::from("/proc/sys").join(k.replace('.', "/")),
+            )
+        })
         .collect();
     for l in links {
         want.push((
             format!("net.ipv4.conf.{l}.rp_filter"),
-            PathBuf::from("/proc/sys/net/ipv4/conf").join(l).join("rp_filter"),
+            PathBuf::from("/proc/sys/net/ipv4/conf")
+                .join(l)
+                .join("rp_filter"),
         ));
     }
     netns::run_in(ns, move || {
@@ -47,16 +54,24 @@ fn is_ipvs_match(e: &Value) -> bool {
         return true;
     }
     // The emulation's `ct mark & IPVS_CT_MARK == IPVS_CT_MARK`.
-    e.pointer("/match/left/&").and_then(Value::as_array).is_some_and(|a| {
-        a.iter().any(|x| x.pointer("/ct/key").and_then(Value::as_str) == Some("mark"))
-            && a.iter().any(|x| x.as_u64() == Some(u64::from(IPVS_CT_MARK)))
-    })
+    e.pointer("/match/left/&")
+        .and_then(Value::as_array)
+        .is_some_and(|a| {
+            a.iter()
+                .any(|x| x.pointer("/ct/key").and_then(Value::as_str) == Some("mark"))
+                && a.iter()
+                    .any(|x| x.as_u64() == Some(u64::from(IPVS_CT_MARK)))
+        })
 }
 
 /// NAT rules and the number of filter rules in a ruleset, as `nft -j list ruleset`
 /// prints it.
 pub fn parse_nft(ruleset: &Value) -> (Vec<NatRow>, usize) {
-    let items = ruleset.get("nftables").and_then(Value::as_array).cloned().unwrap_or_default();
+    let items = ruleset
+        .get("nftables")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let key = |o: &Value, name: &str| {
         (
             o["family"].as_str().unwrap_or_default().to_string(),
@@ -78,7 +93,8 @@ pub fn parse_nft(ruleset: &Value) -> (Vec<NatRow>, usize) {
             Some("nat") | None => {
                 let Some((kind, v)) = exprs.iter().find_map(|e| {
                     let (k, v) = e.as_object()?.iter().next()?;
-                    matches!(k.as_str(), "snat" | "dnat" | "masquerade").then(|| (k.clone(), v.clone()))
+                    matches!(k.as_str(), "snat" | "dnat" | "masquerade")
+                        .then(|| (k.clone(), v.clone()))
                 }) else {
                     continue;
                 };

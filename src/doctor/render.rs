@@ -9,7 +9,11 @@ pub fn report_text(r: &Report, nodes: usize) -> String {
     let mut s = String::new();
     match r.findings.len() {
         0 => {
-            let _ = writeln!(s, "doctor: lab {}: no problem found ({nodes} namespaces checked)", r.lab);
+            let _ = writeln!(
+                s,
+                "doctor: lab {}: no problem found ({nodes} namespaces checked)",
+                r.lab
+            );
         }
         n => {
             let _ = writeln!(

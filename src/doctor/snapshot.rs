@@ -92,8 +92,10 @@ impl Snapshot {
             s.peers.insert(b, a);
         }
         for v in &lab.vxlans {
-            s.vxlan_socket
-                .insert((v.dev.node.clone(), v.dev.name.clone()), v.created_in.clone());
+            s.vxlan_socket.insert(
+                (v.dev.node.clone(), v.dev.name.clone()),
+                v.created_in.clone(),
+            );
         }
         s
     }
@@ -222,7 +224,11 @@ impl NodeState {
 
     /// The effective `rp_filter` of interface `dev` (the larger of `all` and its own).
     pub fn rp_filter(&self, dev: &str) -> u8 {
-        let get = |k: String| self.sysctl(&k).and_then(|v| v.parse::<u8>().ok()).unwrap_or(0);
+        let get = |k: String| {
+            self.sysctl(&k)
+                .and_then(|v| v.parse::<u8>().ok())
+                .unwrap_or(0)
+        };
         get("net.ipv4.conf.all.rp_filter".into()).max(get(format!("net.ipv4.conf.{dev}.rp_filter")))
     }
 

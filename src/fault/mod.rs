@@ -6,28 +6,23 @@
 //! lab learned, so the symptom shows at once (the kernel learns them again). The faults themselves are lab data
 //! ([`crate::model::Fault`]); this module is the kernel edge that applies them.
 
+mod change;
+pub mod exercise;
 pub mod nat;
 pub mod record;
 pub mod vxlan;
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
 
-use futures::TryStreamExt;
 use rtnetlink::packet_route::AddressFamily;
-use rtnetlink::packet_route::neighbour::{
-    NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
-};
-use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
-use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
 
 pub use record::{Record, Undo};
 
 use crate::kernel::{Kernel, KernelError, Netlink};
-use crate::model::{Fault, FaultAction, IfRef, Lab, Mac};
+use crate::model::{Fault, Lab};
 use crate::nat::NatError;
 use crate::netns;
-use crate::observe::dump;
+use change::{Change, apply, del_message, index, neighbours, prepare, set_mtu};
 
 /// Why a fault could not be planted or fixed.
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +38,9 @@ pub enum FaultError {
         known: String,
     },
     /// The fault is planted already.
-    #[error("fault `{fault}` is already planted in lab `{lab}`; `vxlab fix {lab} {fault}` undoes it")]
+    #[error(
+        "fault `{fault}` is already planted in lab `{lab}`; `vxlab fix {lab} {fault}` undoes it"
+    )]
     AlreadyPlanted {
         /// Lab.
         lab: String,
@@ -99,339 +96,24 @@ fn nl_err(command: &str) -> impl FnOnce(rtnetlink::Error) -> FaultError + '_ {
     }
 }
 
-/// One change planting makes, with the command that does the same.
-enum Change {
-    DelNeigh(String, NeighbourMessage, String),
-    DelRoute(String, RouteMessage, String),
-    Sysctl { netns: String, key: String, value: String },
-    LinkDown { netns: String, dev: String },
-    Mtu { netns: String, dev: String, mtu: u32 },
-    Recreate { index: u32, state: Box<vxlan::VxlanState> },
-    DelNat(Box<nat::SavedRule>, u64),
-}
-
-impl Change {
-    fn command(&self) -> String {
-        match self {
-            Self::DelNeigh(_, _, c) | Self::DelRoute(_, _, c) => c.clone(),
-            Self::Sysctl { netns, key, value } => {
-                format!("ip netns exec {netns} sysctl -qw {key}={value}")
-            }
-            Self::LinkDown { netns, dev } => format!("ip -n {netns} link set {dev} down"),
-            Self::Mtu { netns, dev, mtu } => format!("ip -n {netns} link set {dev} mtu {mtu}"),
-            Self::Recreate { state, .. } => {
-                let mut c = format!("ip -n {} link del {}", state.netns, state.name);
-                for op in state.ops() {
-                    c += " && ";
-                    c += &op.command();
-                }
-                c
-            }
-            Self::DelNat(s, h) => nat::delete_command(s, *h),
-        }
-    }
-}
-
 /// The fault named `name` of `lab`.
 pub fn find<'a>(lab: &'a Lab, name: &str) -> Result<&'a Fault, FaultError> {
-    lab.faults.iter().find(|f| f.name == name).ok_or_else(|| FaultError::Unknown {
-        lab: lab.name.clone(),
-        fault: name.to_string(),
-        known: if lab.faults.is_empty() {
-            "none".into()
-        } else {
-            lab.faults.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
-        },
-    })
-}
-
-fn netns_of(lab: &Lab, node: &str) -> String {
-    lab.node(node).map_or_else(String::new, |n| n.netns.clone())
-}
-
-fn lladdr(m: &NeighbourMessage) -> Option<Vec<u8>> {
-    m.attributes.iter().find_map(|a| match a {
-        NeighbourAttribute::LinkLayerAddress(l) => Some(l.clone()),
-        _ => None,
-    })
-}
-
-fn neigh_dst(m: &NeighbourMessage) -> Option<IpAddr> {
-    m.attributes.iter().find_map(|a| match a {
-        NeighbourAttribute::Destination(NeighbourAddress::Inet(v)) => Some(IpAddr::V4(*v)),
-        NeighbourAttribute::Destination(NeighbourAddress::Inet6(v)) => Some(IpAddr::V6(*v)),
-        // Bridge-family (FDB) messages carry NDA_DST as raw bytes.
-        NeighbourAttribute::Destination(NeighbourAddress::Other(b)) => match b.len() {
-            4 => <[u8; 4]>::try_from(b.as_slice()).ok().map(IpAddr::from),
-            16 => <[u8; 16]>::try_from(b.as_slice()).ok().map(IpAddr::from),
-            _ => None,
-        },
-        _ => None,
-    })
-}
-
-fn mac_text(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect::<Vec<_>>().join(":")
-}
-
-async fn index(h: &Handle, netns: &str, dev: &str) -> Result<u32, FaultError> {
-    let mut links = h.link().get().match_name(dev.to_string()).execute();
-    match links.try_next().await {
-        Ok(Some(m)) => Ok(m.header.index),
-        _ => Err(FaultError::NothingThere {
-            fault: String::new(),
-            why: format!("there is no interface {dev} in {netns}"),
-        }),
-    }
-}
-
-async fn neighbours(h: &Handle, family: AddressFamily) -> Result<Vec<NeighbourMessage>, FaultError> {
-    let mut req = h.neighbours().get();
-    req.message_mut().header.family = family;
-    req.execute().try_collect().await.map_err(nl_err("dump neighbours"))
-}
-
-/// A clean delete request for a dumped neighbour or FDB entry.
-fn del_message(m: &NeighbourMessage) -> NeighbourMessage {
-    let mut d = NeighbourMessage::default();
-    d.header = m.header.clone();
-    d.attributes = m
-        .attributes
+    lab.faults
         .iter()
-        .filter(|a| {
-            matches!(
-                a,
-                NeighbourAttribute::LinkLayerAddress(_) | NeighbourAttribute::Destination(_)
-            )
+        .find(|f| f.name == name)
+        .ok_or_else(|| FaultError::Unknown {
+            lab: lab.name.clone(),
+            fault: name.to_string(),
+            known: if lab.faults.is_empty() {
+                "none".into()
+            } else {
+                lab.faults
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
         })
-        .cloned()
-        .collect();
-    d
-}
-
-async fn fdb_changes(
-    h: &Handle,
-    netns: &str,
-    dev: &IfRef,
-    mac: Mac,
-) -> Result<(Vec<Change>, Vec<Undo>), FaultError> {
-    let idx = index(h, netns, &dev.name).await?;
-    let (mut changes, mut undo) = (Vec::new(), Vec::new());
-    for m in neighbours(h, AddressFamily::Bridge).await? {
-        if m.header.ifindex != idx || lladdr(&m).as_deref() != Some(&mac.0[..]) {
-            continue;
-        }
-        let self_ = m.header.flags.contains(NeighbourFlags::Own);
-        let dst = neigh_dst(&m);
-        let where_ = if self_ { "self" } else { "master" };
-        let dst_txt = dst.map(|d| format!(" dst {d}")).unwrap_or_default();
-        let cmd = format!("bridge -n {netns} fdb del {mac} dev {}{dst_txt} {where_}", dev.name);
-        // VXLAN devices report static entries as PERMANENT|NOARP: test the bits.
-        if u16::from(m.header.state) & 0xc0 != 0 {
-            undo.push(Undo::AddFdb {
-                netns: netns.to_string(),
-                dev: dev.name.clone(),
-                mac: mac.to_string(),
-                dst,
-                self_,
-            });
-        }
-        changes.push(Change::DelNeigh(netns.to_string(), del_message(&m), cmd));
-    }
-    Ok((changes, undo))
-}
-
-async fn neigh_changes(
-    h: &Handle,
-    netns: &str,
-    dev: &IfRef,
-    to: IpAddr,
-) -> Result<(Vec<Change>, Vec<Undo>), FaultError> {
-    let idx = index(h, netns, &dev.name).await?;
-    let family = if to.is_ipv4() { AddressFamily::Inet } else { AddressFamily::Inet6 };
-    let (mut changes, mut undo) = (Vec::new(), Vec::new());
-    for m in neighbours(h, family).await? {
-        if m.header.ifindex != idx || neigh_dst(&m) != Some(to) {
-            continue;
-        }
-        if let (NeighbourState::Permanent, Some(ll)) = (m.header.state, lladdr(&m)) {
-            undo.push(Undo::AddNeigh {
-                netns: netns.to_string(),
-                dev: dev.name.clone(),
-                to,
-                lladdr: mac_text(&ll),
-            });
-        }
-        let cmd = format!("ip -n {netns} neigh del {to} dev {}", dev.name);
-        changes.push(Change::DelNeigh(netns.to_string(), del_message(&m), cmd));
-    }
-    Ok((changes, undo))
-}
-
-async fn route_changes(
-    h: &Handle,
-    netns: &str,
-    to: ipnet::IpNet,
-) -> Result<(Vec<Change>, Vec<Undo>), FaultError> {
-    let filter = RouteMessageBuilder::<Ipv4Addr>::new().build();
-    let routes: Vec<RouteMessage> = h
-        .route()
-        .get(filter)
-        .execute()
-        .try_collect()
-        .await
-        .map_err(nl_err("dump routes"))?;
-    let links = dump(h).await.map_err(nl_err("dump links"))?.links;
-    let name = |i: u32| links.iter().find(|l| l.index == i).map(|l| l.name.clone());
-    let (mut changes, mut undo) = (Vec::new(), Vec::new());
-    for r in routes {
-        if r.header.table != 254 || r.header.destination_prefix_length != to.prefix_len() {
-            continue;
-        }
-        let (mut dst, mut via, mut dev, mut metric) = (None, None, None, None);
-        for a in &r.attributes {
-            match a {
-                RouteAttribute::Destination(RouteAddress::Inet(d)) => dst = Some(IpAddr::V4(*d)),
-                RouteAttribute::Gateway(RouteAddress::Inet(g)) => via = Some(IpAddr::V4(*g)),
-                RouteAttribute::Oif(i) => dev = name(*i),
-                RouteAttribute::Priority(p) => metric = Some(*p),
-                _ => {}
-            }
-        }
-        let dst = dst.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-        if dst != to.network() {
-            continue;
-        }
-        let shown = if to.prefix_len() == 0 { "default".to_string() } else { to.to_string() };
-        let cmd = format!(
-            "ip -n {netns} route del {shown}{}{}",
-            via.map(|v| format!(" via {v}")).unwrap_or_default(),
-            dev.as_ref().map(|d| format!(" dev {d}")).unwrap_or_default()
-        );
-        undo.push(Undo::AddRoute {
-            netns: netns.to_string(),
-            to,
-            via,
-            dev,
-            metric,
-        });
-        changes.push(Change::DelRoute(netns.to_string(), r, cmd));
-    }
-    Ok((changes, undo))
-}
-
-fn nat_change(lab: &Lab, index: usize, netns: &str) -> Result<Option<(Change, Undo)>, FaultError> {
-    let ruleset = crate::nat::apply::ruleset(netns)?;
-    Ok(nat::find(lab, index, netns, &ruleset).map(|(handle, saved)| {
-        let saved = Box::new(saved);
-        (Change::DelNat(saved.clone(), handle), Undo::NatRule(saved))
-    }))
-}
-
-/// Reads what planting `fault` changes: the changes, and what puts it all back.
-async fn prepare(
-    lab: &Lab,
-    fault: &Fault,
-    nl: &mut Netlink,
-) -> Result<(Vec<Change>, Vec<Undo>), FaultError> {
-    let netns = netns_of(lab, fault.action.node());
-    let h = nl.handle(&netns).map_err(kernel_err(format!("open {netns}")))?;
-    let (mut changes, mut undo) = (Vec::new(), Vec::new());
-    match &fault.action {
-        FaultAction::RemoveFdb { dev, mac } => (changes, undo) = fdb_changes(&h, &netns, dev, *mac).await?,
-        FaultAction::RemoveNeigh { dev, to } => (changes, undo) = neigh_changes(&h, &netns, dev, *to).await?,
-        FaultAction::RemoveRoute { to, .. } => (changes, undo) = route_changes(&h, &netns, *to).await?,
-        FaultAction::Sysctl { node, key, .. } if key.starts_with("net.ipv4.vs.") && lab.ipvs_emulated() => {
-            // The emulation keeps the sysctl's one visible effect: its `-m ipvs` SNAT
-            // rules exist only with vs.conntrack = 1 (see crate::nat::emulate).
-            for (i, _) in lab.nat.iter().enumerate().filter(|(_, r)| r.ipvs && &r.node == node) {
-                if let Some((c, u)) = nat_change(lab, i, &netns)? {
-                    changes.push(c);
-                    undo.push(u);
-                }
-            }
-        }
-        FaultAction::Sysctl { key, value, .. } => {
-            let old = netns::read_sysctl(&netns, key)?;
-            if &old != value {
-                undo.push(Undo::Sysctl { netns: netns.clone(), key: key.clone(), value: old });
-                changes.push(Change::Sysctl { netns: netns.clone(), key: key.clone(), value: value.clone() });
-            }
-        }
-        FaultAction::LinkDown { dev } | FaultAction::Mtu { dev, .. } => {
-            let t = dump(&h).await.map_err(nl_err("dump links"))?;
-            if let Some(l) = t.links.iter().find(|l| l.name == dev.name) {
-                match &fault.action {
-                    FaultAction::Mtu { mtu, .. } if l.mtu != *mtu => {
-                        undo.push(Undo::Mtu { netns: netns.clone(), dev: dev.name.clone(), mtu: l.mtu });
-                        changes.push(Change::Mtu { netns: netns.clone(), dev: dev.name.clone(), mtu: *mtu });
-                    }
-                    FaultAction::LinkDown { .. } if l.up => {
-                        undo.push(Undo::LinkUp { netns: netns.clone(), dev: dev.name.clone() });
-                        changes.push(Change::LinkDown { netns: netns.clone(), dev: dev.name.clone() });
-                    }
-                    _ => {}
-                }
-            }
-        }
-        FaultAction::Vxlan { dev, vni, dstport } => {
-            let t = dump(&h).await.map_err(nl_err("dump tables"))?;
-            if let Some(old) = vxlan::read(lab, &dev.node, &dev.name, &t) {
-                let mut new = old.clone();
-                new.vni = vni.unwrap_or(old.vni);
-                new.dstport = dstport.unwrap_or(old.dstport);
-                let index = t.links.iter().find(|l| l.name == dev.name).map_or(0, |l| l.index);
-                if new != old {
-                    changes.push(Change::Recreate { index, state: Box::new(new) });
-                    undo.push(Undo::Vxlan(Box::new(old)));
-                }
-            }
-        }
-        FaultAction::RemoveNat { index, .. } => {
-            if let Some((c, u)) = nat_change(lab, *index, &netns)? {
-                changes.push(c);
-                undo.push(u);
-            }
-        }
-    }
-    Ok((changes, undo))
-}
-
-async fn apply(change: &Change, nl: &mut Netlink) -> Result<(), FaultError> {
-    let cmd = change.command();
-    match change {
-        Change::DelNeigh(ns, m, _) => {
-            let h = nl.handle(ns).map_err(kernel_err(&cmd))?;
-            h.neighbours().del(m.clone()).execute().await.map_err(nl_err(&cmd))?;
-        }
-        Change::DelRoute(ns, r, _) => {
-            let h = nl.handle(ns).map_err(kernel_err(&cmd))?;
-            h.route().del(r.clone()).execute().await.map_err(nl_err(&cmd))?;
-        }
-        Change::Sysctl { netns, key, value } => netns::write_sysctl(netns, key, value)?,
-        Change::LinkDown { netns, dev } => {
-            let h = nl.handle(netns).map_err(kernel_err(&cmd))?;
-            let msg = LinkUnspec::new_with_name(dev).down().build();
-            h.link().set(msg).execute().await.map_err(nl_err(&cmd))?;
-        }
-        Change::Mtu { netns, dev, mtu } => set_mtu(nl, netns, dev, *mtu).await?,
-        Change::Recreate { index, state } => {
-            let h = nl.handle(&state.netns).map_err(kernel_err(&cmd))?;
-            h.link().del(*index).execute().await.map_err(nl_err(&cmd))?;
-            for op in state.ops() {
-                nl.apply(&op).await.map_err(kernel_err(op.command()))?;
-            }
-        }
-        Change::DelNat(saved, handle) => nat::delete(saved, *handle)?,
-    }
-    Ok(())
-}
-
-async fn set_mtu(nl: &mut Netlink, netns: &str, dev: &str, mtu: u32) -> Result<(), FaultError> {
-    let cmd = format!("ip -n {netns} link set {dev} mtu {mtu}");
-    let h = nl.handle(netns).map_err(kernel_err(&cmd))?;
-    let msg = LinkUnspec::new_with_name(dev).mtu(mtu).build();
-    h.link().set(msg).execute().await.map_err(nl_err(&cmd))
 }
 
 /// Plants fault `name` of running lab `lab`: records what it changes, then changes it.
@@ -439,10 +121,16 @@ async fn set_mtu(nl: &mut Netlink, netns: &str, dev: &str, mtu: u32) -> Result<(
 pub async fn plant(lab: &Lab, name: &str, nl: &mut Netlink) -> Result<Record, FaultError> {
     let fault = find(lab, name)?;
     if record::load(&lab.name, name)?.is_some() {
-        return Err(FaultError::AlreadyPlanted { lab: lab.name.clone(), fault: name.to_string() });
+        return Err(FaultError::AlreadyPlanted {
+            lab: lab.name.clone(),
+            fault: name.to_string(),
+        });
     }
     let (changes, undo) = prepare(lab, fault, nl).await.map_err(|e| match e {
-        FaultError::NothingThere { why, .. } => FaultError::NothingThere { fault: name.to_string(), why },
+        FaultError::NothingThere { why, .. } => FaultError::NothingThere {
+            fault: name.to_string(),
+            why,
+        },
         e => e,
     })?;
     if changes.is_empty() {
@@ -472,7 +160,9 @@ pub async fn plant(lab: &Lab, name: &str, nl: &mut Netlink) -> Result<Record, Fa
 async fn flush_learned(lab: &Lab, nl: &mut Netlink) {
     for n in &lab.nodes {
         let Ok(h) = nl.handle(&n.netns) else { continue };
-        let Ok(all) = neighbours(&h, AddressFamily::Inet).await else { continue };
+        let Ok(all) = neighbours(&h, AddressFamily::Inet).await else {
+            continue;
+        };
         for m in all.iter().filter(|m| u16::from(m.header.state) & 0xc0 == 0) {
             let _ = h.neighbours().del(del_message(m)).execute().await;
         }
@@ -481,7 +171,9 @@ async fn flush_learned(lab: &Lab, nl: &mut Netlink) {
 
 fn exists_ok(r: Result<(), KernelError>) -> Result<(), KernelError> {
     match r {
-        Err(KernelError::Netlink(e)) if matches!(&*e, rtnetlink::Error::NetlinkError(m) if m.raw_code() == -libc::EEXIST) => Ok(()),
+        Err(KernelError::Netlink(e)) if matches!(&*e, rtnetlink::Error::NetlinkError(m) if m.raw_code() == -libc::EEXIST) => {
+            Ok(())
+        }
         r => r,
     }
 }
@@ -491,7 +183,9 @@ async fn put_back(u: &Undo, nl: &mut Netlink) -> Result<(), FaultError> {
         Undo::Mtu { netns, dev, mtu } => set_mtu(nl, netns, dev, *mtu).await,
         Undo::NatRule(r) => Ok(r.restore()?),
         Undo::Vxlan(state) => {
-            let h = nl.handle(&state.netns).map_err(kernel_err("open namespace"))?;
+            let h = nl
+                .handle(&state.netns)
+                .map_err(kernel_err("open namespace"))?;
             if let Ok(i) = index(&h, &state.netns, &state.name).await {
                 let cmd = format!("ip -n {} link del {}", state.netns, state.name);
                 h.link().del(i).execute().await.map_err(nl_err(&cmd))?;

@@ -72,8 +72,13 @@ impl SavedRule {
 fn target(expr: &Value) -> Option<(String, Value, Value)> {
     expr.as_array()?.iter().find_map(|e| {
         let (k, v) = e.as_object()?.iter().next()?;
-        matches!(k.as_str(), "snat" | "dnat" | "masquerade")
-            .then(|| (k.clone(), v.get("addr").cloned().unwrap_or(Value::Null), v.get("port").cloned().unwrap_or(Value::Null)))
+        matches!(k.as_str(), "snat" | "dnat" | "masquerade").then(|| {
+            (
+                k.clone(),
+                v.get("addr").cloned().unwrap_or(Value::Null),
+                v.get("port").cloned().unwrap_or(Value::Null),
+            )
+        })
     })
 }
 
@@ -118,7 +123,9 @@ pub fn find(lab: &Lab, index: usize, netns: &str, ruleset: &Value) -> Option<(u6
         .as_array()?
         .iter()
         .filter_map(|o| o.get("rule"))
-        .filter(|r| r["family"] == "ip" && r["table"] == table.as_str() && r["chain"] == chain.as_str())
+        .filter(|r| {
+            r["family"] == "ip" && r["table"] == table.as_str() && r["chain"] == chain.as_str()
+        })
         .collect();
     let (i, r) = rules
         .iter()

@@ -140,7 +140,9 @@ impl Undo {
     /// The shell commands that put this back.
     pub fn commands(&self) -> Vec<String> {
         match self {
-            Self::Mtu { netns, dev, mtu } => vec![format!("ip -n {netns} link set {dev} mtu {mtu}")],
+            Self::Mtu { netns, dev, mtu } => {
+                vec![format!("ip -n {netns} link set {dev} mtu {mtu}")]
+            }
             Self::NatRule(r) => vec![r.restore_command()],
             Self::Vxlan(v) => {
                 let mut c = vec![format!("ip -n {} link del {}", v.netns, v.name)];
@@ -245,6 +247,9 @@ mod tests {
             dev: "eth0".into(),
             mtu: 1500,
         };
-        assert_eq!(m.commands(), vec!["ip -n vx.l.hostA link set eth0 mtu 1500"]);
+        assert_eq!(
+            m.commands(),
+            vec!["ip -n vx.l.hostA link set eth0 mtu 1500"]
+        );
     }
 }

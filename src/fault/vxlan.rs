@@ -83,7 +83,10 @@ pub struct VxlanState {
 pub fn read(lab: &Lab, node: &str, name: &str, tables: &Tables) -> Option<VxlanState> {
     let link = tables.links.iter().find(|l| l.name == name)?;
     let info = link.vxlan.as_ref()?;
-    let model = lab.vxlans.iter().find(|v| v.dev.node == node && v.dev.name == name);
+    let model = lab
+        .vxlans
+        .iter()
+        .find(|v| v.dev.node == node && v.dev.name == name);
     let ns = |n: &str| lab.node(n).map_or_else(String::new, |x| x.netns.clone());
     let (remote, group) = match info.remote {
         Some(ip) if ip.is_multicast() => (None, Some(ip)),
@@ -291,11 +294,20 @@ mod tests {
         };
         let s = read(&lab, "hostA/sandbox_2", "vxlan0", &t).unwrap();
         assert_eq!(s.created_in, "vx.docker-overlay.hostA");
-        assert!(s.addresses.is_empty(), "link-local addresses come back by themselves");
+        assert!(
+            s.addresses.is_empty(),
+            "link-local addresses come back by themselves"
+        );
         assert_eq!(s.fdb.len(), 1);
         let cmds: Vec<String> = s.ops().iter().map(Op::command).collect();
-        assert!(cmds[0].contains("type vxlan id 100 dstport 4789 proxy"), "{cmds:?}");
-        assert!(cmds[1].ends_with("netns vx.docker-overlay.hostA.sandbox_2"), "{cmds:?}");
+        assert!(
+            cmds[0].contains("type vxlan id 100 dstport 4789 proxy"),
+            "{cmds:?}"
+        );
+        assert!(
+            cmds[1].ends_with("netns vx.docker-overlay.hostA.sandbox_2"),
+            "{cmds:?}"
+        );
         assert!(cmds[2].ends_with("master edge_bridge"), "{cmds:?}");
         assert_eq!(cmds.len(), 6, "{cmds:?}");
     }

@@ -265,8 +265,8 @@ impl Netlink {
                 crate::nat::apply::nft(
                     &ns,
                     &[
-                        crate::nat::rule::table_json(),
-                        crate::nat::rule::user_chain_json(chain),
+                        crate::nat::json::table_json(),
+                        crate::nat::json::user_chain_json(chain),
                     ],
                 )?;
             }

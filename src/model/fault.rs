@@ -20,6 +20,42 @@ pub struct Fault {
     pub action: FaultAction,
 }
 
+/// An exercise: plant a fault, let the student repair the lab, check that it works.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Exercise {
+    /// Its name.
+    pub name: String,
+    /// The fault planted when it starts (a name of [`super::Lab::faults`]).
+    pub fault: String,
+    /// The task, as a student reads it.
+    pub task: String,
+    /// Hints, revealed one at a time.
+    pub hints: Vec<String>,
+    /// The node the check runs in.
+    pub from: String,
+    /// What must work from there.
+    pub check: Check,
+}
+
+/// What an exercise's check asks of the lab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Check {
+    /// An answered ICMP echo.
+    Ping(IpAddr),
+    /// A TCP connection that opens.
+    Tcp(std::net::SocketAddr),
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ping(ip) => write!(f, "ping {ip}"),
+            Self::Tcp(a) => write!(f, "TCP connection to {a}"),
+        }
+    }
+}
+
 /// What planting a fault changes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -94,9 +130,9 @@ impl FaultAction {
             | Self::LinkDown { dev }
             | Self::Mtu { dev, .. }
             | Self::Vxlan { dev, .. } => &dev.node,
-            Self::Sysctl { node, .. } | Self::RemoveRoute { node, .. } | Self::RemoveNat { node, .. } => {
-                node
-            }
+            Self::Sysctl { node, .. }
+            | Self::RemoveRoute { node, .. }
+            | Self::RemoveNat { node, .. } => node,
         }
     }
 }
@@ -123,7 +159,11 @@ impl fmt::Display for FaultAction {
                     write!(f, " VNI {v}")?;
                 }
                 if let Some(p) = dstport {
-                    write!(f, "{} UDP port {p}", if vni.is_some() { " and" } else { "" })?;
+                    write!(
+                        f,
+                        "{} UDP port {p}",
+                        if vni.is_some() { " and" } else { "" }
+                    )?;
                 }
                 Ok(())
             }

@@ -16,7 +16,7 @@ use ipnet::IpNet;
 use serde::Serialize;
 
 pub use balance::{Forward, IpvsReal, IpvsService, KubeProxy, SCHEDULERS, Service};
-pub use fault::{Fault, FaultAction};
+pub use fault::{Check, Exercise, Fault, FaultAction};
 pub use names::{IfRef, Mac, netns_name, netns_prefix};
 pub use nat::{AddrMatch, Hook, IfMatch, NatKind, NatRule, NatTo, Proto};
 
@@ -64,6 +64,8 @@ pub struct Lab {
     pub ipvs: Vec<IpvsService>,
     /// Faults `vxlab break` can plant (`[[fault]]`).
     pub faults: Vec<Fault>,
+    /// Exercises built on them (`[[exercise]]`), in order.
+    pub exercises: Vec<Exercise>,
 }
 
 /// What a namespace stands for.

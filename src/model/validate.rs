@@ -72,6 +72,7 @@ pub(super) fn validate(s: &Scenario) -> Result<Lab, Vec<Diagnostic>> {
         services: Vec::new(),
         ipvs: Vec::new(),
         faults: Vec::new(),
+        exercises: Vec::new(),
     };
     c.nodes_of(s);
     c.underlay(s, &mut lab);
@@ -89,6 +90,7 @@ pub(super) fn validate(s: &Scenario) -> Result<Lab, Vec<Diagnostic>> {
     c.kube(s, &mut lab);
     c.nat(s, &mut lab);
     c.faults(s, &mut lab);
+    c.exercises(s, &mut lab);
     if c.diags.is_empty() {
         lab.nodes = c.nodes;
         Ok(lab)

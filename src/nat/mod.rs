@@ -12,6 +12,7 @@
 pub mod apply;
 pub mod emulate;
 pub mod hash;
+pub mod json;
 pub mod kube;
 pub mod rule;
 

@@ -126,3 +126,35 @@ pub struct FaultNat {
     /// Which of the node's `[[nat]]` rules, counting from 1 in file order.
     pub rule: Spanned<i64>,
 }
+
+/// `[[exercise]]`: a fault to plant, the task as a student reads it, hints, and the
+/// check that passes once the lab works again.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exercise {
+    /// Short name.
+    pub name: Text,
+    /// The `[[fault]]` planted when the exercise starts.
+    pub fault: Text,
+    /// The task, as a student reads it.
+    pub task: Text,
+    /// Hints, revealed one at a time.
+    #[serde(default)]
+    pub hints: Vec<String>,
+    /// `check = { from = "NODE", ping = "IP" }` or `{ from, tcp = "IP:PORT" }`.
+    pub check: Spanned<ExerciseCheck>,
+}
+
+/// What must work for an exercise to pass.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExerciseCheck {
+    /// The node the check runs in.
+    pub from: Text,
+    /// Answered ICMP echo to this address.
+    #[serde(default)]
+    pub ping: Option<Text>,
+    /// A TCP connection to this `IP:PORT`.
+    #[serde(default)]
+    pub tcp: Option<Text>,
+}

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use fault::{
-    Fault, FaultDev, FaultFdb, FaultMtu, FaultNat, FaultNeigh, FaultRoute, FaultSysctl, FaultVxlan,
+    Exercise, ExerciseCheck, Fault, FaultDev, FaultFdb, FaultMtu, FaultNat, FaultNeigh, FaultRoute, FaultSysctl, FaultVxlan,
 };
 
 use crate::diag::Diagnostic;
@@ -75,6 +75,9 @@ pub struct Scenario {
     /// `[[fault]]`: faults `vxlab break` can plant, for teaching and troubleshooting.
     #[serde(default, rename = "fault")]
     pub faults: Vec<Fault>,
+    /// `[[exercise]]`: faults to repair, in order, graded by a check (`vxlab exercise`).
+    #[serde(default, rename = "exercise")]
+    pub exercises: Vec<Exercise>,
 }
 
 /// `[lab]`.

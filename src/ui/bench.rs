@@ -118,7 +118,10 @@ pub fn run(lab: Lab, packets: usize, frames: usize) -> String {
     let mut out = String::new();
     let points = synthetic_points(&lab);
     let mut m = Model::with_capacity(lab, Phase::Attached, (160, 45), true, packets);
-    m.capture = CaptureState::Running { failed: Vec::new(), dropped: 0 };
+    m.capture = CaptureState::Running {
+        failed: Vec::new(),
+        dropped: 0,
+    };
     let _ = update(
         &mut m,
         Msg::CaptureStarted {

@@ -87,6 +87,26 @@ pub struct LiveTable {
 impl LiveTable {
     /// Takes a new dump. With `first`, nothing is marked (the first dump is no change).
     pub fn merge(&mut self, fresh: Vec<Row>, now: Duration, first: bool) {
+        self.merge_volatile(fresh, now, first, &[]);
+    }
+
+    /// The same, where a change in cells `volatile` of a row (a countdown) does not mark
+    /// it changed; the new values are shown all the same.
+    pub fn merge_volatile(
+        &mut self,
+        fresh: Vec<Row>,
+        now: Duration,
+        first: bool,
+        volatile: &[usize],
+    ) {
+        let stable = |r: &Row| {
+            r.cells
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !volatile.contains(i))
+                .map(|(_, c)| c.clone())
+                .collect::<Vec<_>>()
+        };
         let old: HashMap<&str, &LiveRow> =
             self.rows.iter().map(|r| (r.row.key.as_str(), r)).collect();
         let mut out: Vec<LiveRow> = fresh
@@ -95,7 +115,7 @@ impl LiveTable {
                 let mark = match old.get(row.key.as_str()) {
                     _ if first => None,
                     None => Some((Change::Added, now)),
-                    Some(o) if o.row.cells != row.cells => Some((Change::Changed, now)),
+                    Some(o) if stable(&o.row) != stable(&row) => Some((Change::Changed, now)),
                     Some(o) if matches!(o.mark, Some((Change::Removed, _))) => {
                         Some((Change::Added, now))
                     }
@@ -197,6 +217,15 @@ mod tests {
         t.expire(now + REMOVED_FOR);
         assert_eq!(t.rows.len(), 3);
         assert_eq!(t.rows[0].strength(now + REMOVED_FOR), Strength::None);
+    }
+
+    #[test]
+    fn volatile_cells_change_without_marking_the_row() {
+        let mut t = LiveTable::default();
+        t.merge(vec![row("a", "30s")], Duration::ZERO, true);
+        t.merge_volatile(vec![row("a", "29s")], Duration::from_secs(1), false, &[1]);
+        assert_eq!(t.rows[0].mark, None);
+        assert_eq!(t.rows[0].row.cells[1], "29s");
     }
 
     #[test]

@@ -252,7 +252,10 @@ fn act(m: &mut Model, action: Action, ev: &KeyEvent) -> Vec<Cmd> {
             let right = action == Action::Right;
             match m.focus {
                 Focus::Topology => move_host(m, right),
-                Focus::Tables => set_tab(m, Tab::nth(m.tab.index() + if right { 1 } else { 4 })),
+                Focus::Tables => set_tab(
+                    m,
+                    Tab::nth(m.tab.index() + if right { 1 } else { Tab::ALL.len() - 1 }),
+                ),
                 Focus::Journey => walk(m, right),
                 Focus::Packets => {}
             }
@@ -369,7 +372,7 @@ pub(super) fn mouse(m: &mut Model, ev: MouseEvent) {
         m.focus = Focus::Tables;
         let i = inner(a.tables);
         if ev.row == i.y
-            && let Some(t) = tab_at(ev.column.saturating_sub(i.x))
+            && let Some(t) = tab_at(ev.column.saturating_sub(i.x), i.width)
         {
             set_tab(m, t);
         }

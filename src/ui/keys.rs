@@ -32,7 +32,7 @@ pub enum Action {
     Top,
     /// To the last row (the packet list follows new packets again).
     Bottom,
-    /// Tables tab by number (`1`–`5`).
+    /// Tables tab by number (`1`–`8`).
     TabNumber,
     /// Next tables tab.
     NextTab,
@@ -231,11 +231,20 @@ pub const BINDINGS: &[Binding] = &[
         "last row / follow new packets",
     ),
     b(
-        &[Char('1'), Char('2'), Char('3'), Char('4'), Char('5')],
+        &[
+            Char('1'),
+            Char('2'),
+            Char('3'),
+            Char('4'),
+            Char('5'),
+            Char('6'),
+            Char('7'),
+            Char('8'),
+        ],
         Action::TabNumber,
         Always,
         Some("tab"),
-        "tables: links, addresses, routes, neighbours, fdb",
+        "tables: links, addresses, routes, neighbours, fdb, nat, ipvs, conntrack",
     ),
     b(
         &[Char('t')],
@@ -311,10 +320,10 @@ pub fn lookup(ev: &KeyEvent, stepping: bool) -> Option<Action> {
         .map(|b| b.action)
 }
 
-/// The keys of a binding as the user reads them: `q/Ctrl-c`, `1-5`.
+/// The keys of a binding as the user reads them: `q/Ctrl-c`, `1-8`.
 pub fn keys_label(b: &Binding) -> String {
     if b.action == Action::TabNumber {
-        return "1-5".into();
+        return "1-8".into();
     }
     b.keys
         .iter()
@@ -331,7 +340,7 @@ pub fn hints(stepping: bool) -> Vec<(String, &'static str)> {
         .filter_map(|b| {
             let first = b.keys.first()?.label();
             let keys = match b.action {
-                Action::TabNumber => "1-5".to_string(),
+                Action::TabNumber => "1-8".to_string(),
                 Action::Up => "↑↓←→".to_string(),
                 Action::NextHop => "n/N".to_string(),
                 _ => first,

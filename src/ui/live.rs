@@ -235,6 +235,9 @@ impl Effects for Live {
                     });
                 }
             },
+            Cmd::Poll { node, netns } => {
+                super::netfilter::follow(&self.lab, node, netns, &self.tx);
+            }
             Cmd::StartCapture => self.start_capture(),
             Cmd::Ping {
                 node,

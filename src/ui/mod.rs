@@ -18,6 +18,7 @@ mod layout;
 pub mod live;
 mod model;
 mod msg;
+pub mod netfilter;
 mod packets;
 mod render;
 mod rows;
@@ -33,6 +34,7 @@ pub use model::{
     Build, CaptureState, Focus, JourneyState, Mode, Model, Phase, Prompt, Purpose, Tab,
 };
 pub use msg::{Cmd, Msg};
+pub use netfilter::{NftRule, Polled};
 pub use packets::{Captured, PacketBuffer, RING_CAPACITY};
 pub use style::no_color_requested;
 pub use topology::{NodeView, TopoView};

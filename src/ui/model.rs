@@ -179,11 +179,15 @@ impl JourneyState {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NodeTables {
     /// One live table per tab, in [`Tab::ALL`] order.
-    pub tabs: [LiveTable; 5],
+    pub tabs: [LiveTable; 8],
     /// Dumps received.
     pub dumps: u64,
     /// Last error reading them.
     pub error: Option<String>,
+    /// Polls of its netfilter state received (while it was selected).
+    pub polls: u64,
+    /// Why a polled tab could not be read at the last poll.
+    pub poll_errors: HashMap<Tab, String>,
     /// Names and states of its links (from the last dump).
     pub links: HashMap<String, (bool, String)>,
 }
@@ -213,6 +217,8 @@ pub struct Model {
     pub tables: HashMap<String, NodeTables>,
     /// Nodes watched.
     pub watched: HashSet<String>,
+    /// Node whose netfilter state is polled.
+    pub polling: Option<String>,
     /// Captured packets.
     pub packets: PacketBuffer,
     /// Capture points, indexed by [`crate::capture::Frame::point`].
@@ -261,6 +267,7 @@ impl Model {
             table_scroll: 0,
             tables: HashMap::new(),
             watched: HashSet::new(),
+            polling: None,
             packets: PacketBuffer::new(capacity),
             points: Vec::new(),
             capture: CaptureState::Off,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crossterm::event::{KeyEvent, MouseEvent};
 
+use super::netfilter::Polled;
 use crate::capture::{Frame, Point};
 use crate::observe::Tables;
 
@@ -32,6 +33,13 @@ pub enum Msg {
         node: String,
         /// Why.
         error: String,
+    },
+    /// A poll of the selected node's rules, IPVS services and conntrack table.
+    Polled {
+        /// Node id.
+        node: String,
+        /// What was read.
+        polled: Box<Polled>,
     },
     /// Capture started on these points (indexed by [`Frame::point`]).
     CaptureStarted {
@@ -89,6 +97,14 @@ pub enum Cmd {
     Step,
     /// Watch a node's tables: dump them now and on every netlink notification.
     Watch {
+        /// Node id.
+        node: String,
+        /// Its namespace.
+        netns: String,
+    },
+    /// Poll a node's rules, IPVS services and conntrack table (the selected node: it
+    /// replaces the node polled before).
+    Poll {
         /// Node id.
         node: String,
         /// Its namespace.

@@ -9,7 +9,8 @@ use crossterm::event::KeyEventKind;
 use super::input::{key, mouse};
 use super::model::{CaptureState, Focus, JourneyState, Model, NodeTables, Phase, Tab};
 use super::msg::{Cmd, Msg};
-use super::rows::rows;
+use super::netfilter::Polled;
+use super::rows::{polled_rows, rows};
 use crate::decode::DecodeOptions;
 use crate::observe::Tables;
 use crate::trace::correlate;
@@ -24,10 +25,28 @@ pub fn init(m: &mut Model) -> Vec<Cmd> {
             let mut cmds = watch_all(m);
             m.capture = CaptureState::Starting;
             cmds.push(Cmd::StartCapture);
+            cmds.extend(follow_selection(m));
             cmds
         }
         Phase::Failed(_) => Vec::new(),
     }
+}
+
+/// Polls the selected node's netfilter state once the lab is up, if it is not polled yet.
+fn follow_selection(m: &mut Model) -> Option<Cmd> {
+    if !matches!(m.phase, Phase::Attached | Phase::Built) {
+        return None;
+    }
+    let n = m.node()?;
+    if m.polling.as_deref() == Some(n.id.as_str()) {
+        return None;
+    }
+    let cmd = Cmd::Poll {
+        node: n.id.clone(),
+        netns: n.netns.clone(),
+    };
+    m.polling = Some(n.id.clone());
+    Some(cmd)
 }
 
 fn watch_all(m: &mut Model) -> Vec<Cmd> {
@@ -45,6 +64,14 @@ fn watch_all(m: &mut Model) -> Vec<Cmd> {
 
 /// Applies `msg` to the model and returns the effects it asks for.
 pub fn update(m: &mut Model, msg: Msg) -> Vec<Cmd> {
+    let mut cmds = apply(m, msg);
+    if !cmds.contains(&Cmd::Quit) {
+        cmds.extend(follow_selection(m));
+    }
+    cmds
+}
+
+fn apply(m: &mut Model, msg: Msg) -> Vec<Cmd> {
     match msg {
         Msg::Key(ev) => {
             if ev.kind == KeyEventKind::Release {
@@ -73,6 +100,10 @@ pub fn update(m: &mut Model, msg: Msg) -> Vec<Cmd> {
         Msg::TablesFailed { node, error } => {
             m.tables.entry(node).or_default().error = Some(error);
             m.dirty = true;
+            Vec::new()
+        }
+        Msg::Polled { node, polled } => {
+            take_polled(m, &node, &polled);
             Vec::new()
         }
         Msg::CaptureStarted { points, failed } => {
@@ -137,7 +168,7 @@ fn take_tables(m: &mut Model, node: &str, tables: &Tables) {
     let now = m.now;
     let t: &mut NodeTables = m.tables.entry(node.to_string()).or_default();
     let first = t.dumps == 0;
-    for tab in Tab::ALL {
+    for tab in Tab::WATCHED {
         t.tabs[tab.index()].merge(rows(tables, tab), now, first);
     }
     t.dumps += 1;
@@ -147,6 +178,26 @@ fn take_tables(m: &mut Model, node: &str, tables: &Tables) {
         .iter()
         .map(|l| (l.name.clone(), (l.up, l.state.clone())))
         .collect();
+    m.dirty = true;
+}
+
+fn take_polled(m: &mut Model, node: &str, p: &Polled) {
+    let now = m.now;
+    let t: &mut NodeTables = m.tables.entry(node.to_string()).or_default();
+    let first = t.polls == 0;
+    for tab in Tab::ALL {
+        match polled_rows(p, tab) {
+            Some(Ok(rows)) => {
+                t.tabs[tab.index()].merge_volatile(rows, now, first, tab.volatile());
+                t.poll_errors.remove(&tab);
+            }
+            Some(Err(e)) => {
+                t.poll_errors.insert(tab, e);
+            }
+            None => {}
+        }
+    }
+    t.polls += 1;
     m.dirty = true;
 }
 

@@ -6,7 +6,7 @@ use toml::Spanned;
 
 use super::{Checker, IfKind};
 use crate::model::names::check_word;
-use crate::model::{Fault, FaultAction, IfRef, Lab};
+use crate::model::{Check, Exercise, Fault, FaultAction, IfRef, Lab};
 use crate::scenario::{self, Scenario, Text};
 
 /// The action keys of a `[[fault]]`, for messages.
@@ -15,6 +15,7 @@ const ACTIONS: &str =
 
 impl Checker {
     pub(super) fn faults(&mut self, s: &Scenario, lab: &mut Lab) {
+        let mut names = std::collections::HashSet::new();
         for f in &s.faults {
             let name = f.name.get_ref();
             if let Err(why) = check_word(name, 32) {
@@ -24,7 +25,7 @@ impl Checker {
                 );
                 continue;
             }
-            if lab.faults.iter().any(|x| &x.name == name) {
+            if !names.insert(name.clone()) {
                 self.err(f.name.span(), format!("fault `{name}` is declared twice"));
                 continue;
             }
@@ -181,7 +182,14 @@ impl Checker {
         if !lab.routes.iter().any(|r| r.node == node && r.to == to) {
             self.err_help(
                 x.to.span(),
-                format!("`{node}` has no [[route]] to {to}"),
+                format!(
+                    "`{node}` has no [[route]] to {}",
+                    if to.prefix_len() == 0 {
+                        "default".to_string()
+                    } else {
+                        to.to_string()
+                    }
+                ),
                 "a remove_route fault names one of the node's routes",
             );
             return None;
@@ -249,5 +257,78 @@ impl Checker {
             node,
             index: index?,
         })
+    }
+
+    pub(super) fn exercises(&mut self, s: &Scenario, lab: &mut Lab) {
+        let mut names = std::collections::HashSet::new();
+        for x in &s.exercises {
+            let name = x.name.get_ref();
+            if let Err(why) = check_word(name, 32) {
+                self.err(
+                    x.name.span(),
+                    format!("`{name}` is not a valid exercise name: {why}"),
+                );
+                continue;
+            }
+            if !names.insert(name.clone()) {
+                self.err(
+                    x.name.span(),
+                    format!("exercise `{name}` is declared twice"),
+                );
+                continue;
+            }
+            let fault = x.fault.get_ref();
+            if !lab.faults.iter().any(|f| &f.name == fault) {
+                let known: Vec<&str> = lab.faults.iter().map(|f| f.name.as_str()).collect();
+                self.err_help(
+                    x.fault.span(),
+                    format!("there is no fault `{fault}`"),
+                    format!(
+                        "declared faults: {}",
+                        if known.is_empty() {
+                            "none".into()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                );
+                continue;
+            }
+            if x.task.get_ref().trim().is_empty() {
+                self.err(x.task.span(), "an exercise needs a task");
+                continue;
+            }
+            let c = x.check.get_ref();
+            let Some(from) = self.node_ref(&c.from) else {
+                continue;
+            };
+            let check = match (&c.ping, &c.tcp) {
+                (Some(t), None) => self.ip(t).map(Check::Ping),
+                (None, Some(t)) => match t.get_ref().parse::<std::net::SocketAddr>() {
+                    Ok(a) if a.port() != 0 => Some(Check::Tcp(a)),
+                    _ => {
+                        self.err(t.span(), format!("`{}` is not an IP:PORT", t.get_ref()));
+                        None
+                    }
+                },
+                _ => {
+                    self.err_help(
+                        x.check.span(),
+                        "a check needs exactly one of `ping` and `tcp`",
+                        "e.g. check = { from = \"hostA/container\", ping = \"10.0.0.14\" }",
+                    );
+                    None
+                }
+            };
+            let Some(check) = check else { continue };
+            lab.exercises.push(Exercise {
+                name: name.clone(),
+                fault: fault.clone(),
+                task: x.task.get_ref().trim().to_string(),
+                hints: x.hints.clone(),
+                from,
+                check,
+            });
+        }
     }
 }

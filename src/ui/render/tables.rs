@@ -1,6 +1,7 @@
 //! The Tables pane: the selected node's links, addresses, routes, neighbours or FDB, as
-//! the last netlink dump saw them. Rows that just appeared are marked `+` (green), changed
-//! `~` (yellow), removed `-` (red, struck out, kept a few seconds); marks fade.
+//! the last netlink dump saw them, or its nftables rules, IPVS services or conntrack
+//! table, as the last poll read them. Rows that just appeared are marked `+` (green),
+//! changed `~` (yellow), removed `-` (red, struck out, kept a few seconds); marks fade.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -10,7 +11,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 
 use crate::ui::diff::{LiveRow, Strength};
 use crate::ui::model::{Focus, Model, Phase, Tab};
-use crate::ui::rows::tab_label;
+use crate::ui::rows::tab_labels;
 use crate::ui::style::Theme;
 
 /// Pads or cuts `s` to exactly `w` columns.
@@ -78,15 +79,15 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
     if inner.height < 2 {
         return;
     }
-    let tabs: Vec<Span> = Tab::ALL
-        .iter()
-        .map(|&t| {
+    let tabs: Vec<Span> = tab_labels(inner.width)
+        .into_iter()
+        .map(|(t, label)| {
             let style = if t == m.tab {
                 theme.selected()
             } else {
                 theme.dim()
             };
-            Span::styled(tab_label(t), style)
+            Span::styled(label, style)
         })
         .collect();
     f.render_widget(
@@ -104,31 +105,45 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
     let Some(node) = node else {
         return;
     };
-    let Some(t) = m.tables.get(&node.id).filter(|t| t.dumps > 0) else {
-        let why = match (
-            &m.phase,
-            m.tables.get(&node.id).and_then(|t| t.error.as_ref()),
-        ) {
+    let polled = m.tab.polled();
+    let Some(t) = m
+        .tables
+        .get(&node.id)
+        .filter(|t| if polled { t.polls > 0 } else { t.dumps > 0 })
+    else {
+        let error = m
+            .tables
+            .get(&node.id)
+            .and_then(|t| t.error.as_ref())
+            .filter(|_| !polled);
+        let why = match (&m.phase, error) {
             (_, Some(e)) => format!("cannot read the tables: {e}"),
             (Phase::Building(_), _) => "namespace not created yet".to_string(),
             (Phase::Failed(_), _) => "the lab is not up".to_string(),
+            _ if polled => "waiting for the first poll…".to_string(),
             _ => "waiting for the first dump…".to_string(),
         };
         f.render_widget(Paragraph::new(Span::styled(why, theme.dim())), body);
         return;
     };
     let rows = &t.tabs[m.tab.index()].rows;
-    let lines: Vec<Line> = if rows.is_empty() {
-        vec![Line::from(Span::styled("(empty)", theme.dim()))]
+    let error = t.poll_errors.get(&m.tab).map(|e| {
+        let e = e.lines().next().unwrap_or_default();
+        Line::from(Span::styled(format!("cannot read: {e}"), theme.dim()))
+    });
+    let body_rows = usize::from(body.height).saturating_sub(usize::from(error.is_some()));
+    let mut lines: Vec<Line> = error.into_iter().collect();
+    if rows.is_empty() {
+        if lines.is_empty() {
+            lines.push(Line::from(Span::styled("(empty)", theme.dim())));
+        }
     } else {
-        rows.iter()
-            .skip(
-                m.table_scroll
-                    .min(rows.len().saturating_sub(usize::from(body.height))),
-            )
-            .take(usize::from(body.height))
-            .map(|r| row_line(r, m.tab, width, m, theme))
-            .collect()
-    };
+        lines.extend(
+            rows.iter()
+                .skip(m.table_scroll.min(rows.len().saturating_sub(body_rows)))
+                .take(body_rows)
+                .map(|r| row_line(r, m.tab, width, m, theme)),
+        );
+    }
     f.render_widget(Paragraph::new(lines), body);
 }
