@@ -136,7 +136,10 @@ fn the_chains_are_kube_proxys() {
         .map(|e| endpoint_chain("default/web", "tcp", e))
         .collect();
     for node in ["node1", "node2"] {
-        let table = lab.ok(node, &["nft", "list", "table", "ip", "vxlab"]);
+        let table = lab.ok(
+            node,
+            &["nft", "--stateless", "list", "table", "ip", "vxlab"],
+        );
         for c in [
             "KUBE-SERVICES",
             "KUBE-NODEPORTS",
@@ -155,18 +158,21 @@ fn the_chains_are_kube_proxys() {
         }
         // 1/3, then 1/2 of the rest, then the last one unconditionally.
         assert!(table.contains(&format!(
-            "numgen random mod 2147483648 < 715827883 jump {}",
+            "numgen random mod 2147483648 < 715827883 counter jump {}",
             seps[0]
         )));
         assert!(table.contains(&format!(
-            "numgen random mod 2147483648 < 1073741824 jump {}",
+            "numgen random mod 2147483648 < 1073741824 counter jump {}",
             seps[1]
         )));
         assert!(
-            table.contains(&format!("\t\tjump {} comment", seps[2])),
+            table.contains(&format!("\t\tcounter jump {} comment", seps[2])),
             "{table}"
         );
-        assert!(table.contains("fib daddr type local jump KUBE-NODEPORTS"));
+        assert!(
+            table.contains("fib daddr type local counter jump KUBE-NODEPORTS"),
+            "{table}"
+        );
     }
     // After a request, node1's conntrack shows the DNAT and the masquerade.
     lab.ok("client", &["curl", "-s", "-m", "3", "http://10.96.0.10/"]);

@@ -102,13 +102,20 @@ fn dnat_maps_a_host_port_to_the_container() {
     assert_eq!(row.reply.src.to_string(), "172.17.0.2");
     assert_eq!(row.reply.sport, Some(80));
     // The rules live in gw's own table, and only there.
-    let gw = lab.ok("gw", &["nft", "list", "table", "ip", "vxlab"]);
+    let gw = lab.ok(
+        "gw",
+        &["nft", "--stateless", "list", "table", "ip", "vxlab"],
+    );
     assert!(
-        gw.contains("iifname \"eth0\" tcp dport 90 dnat to 172.17.0.2:80 comment \"port mapping\""),
+        gw.contains(
+            "iifname \"eth0\" tcp dport 90 counter dnat to 172.17.0.2:80 comment \"port mapping\""
+        ),
         "{gw}"
     );
     assert!(
-        gw.contains("ip saddr 172.17.0.0/16 ip daddr != 172.17.0.0/16 oifname \"eth0\" masquerade"),
+        gw.contains(
+            "ip saddr 172.17.0.0/16 ip daddr != 172.17.0.0/16 oifname \"eth0\" counter masquerade"
+        ),
         "{gw}"
     );
     assert_eq!(lab.ok("outside", &["nft", "list", "ruleset"]), "");
@@ -149,7 +156,10 @@ fn snat_to_a_fixed_address() {
         curl(&lab, "gw/c", "http://192.168.10.2/").as_deref(),
         Some("outside (client 192.168.10.1)")
     );
-    let gw = lab.ok("gw", &["nft", "list", "table", "ip", "vxlab"]);
+    let gw = lab.ok(
+        "gw",
+        &["nft", "--stateless", "list", "table", "ip", "vxlab"],
+    );
     assert!(gw.contains("snat to 192.168.10.1"), "{gw}");
 }
 
