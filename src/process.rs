@@ -79,11 +79,21 @@ fn wait_listening(port: u16, timeout: Duration) -> io::Result<()> {
 /// A log file name for `argv` run in namespace `ns`: the program's name and a hash of
 /// the whole command line, short whatever the arguments.
 pub fn log_name(ns: &str, argv: &[String]) -> String {
-    let program = argv.first().and_then(|a| a.rsplit('/').next()).unwrap_or("process");
-    let program: String = program.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(32).collect();
-    let hash = argv.iter().flat_map(|a| a.bytes().chain([0])).fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
+    let program = argv
+        .first()
+        .and_then(|a| a.rsplit('/').next())
+        .unwrap_or("process");
+    let program: String = program
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(32)
+        .collect();
+    let hash = argv
+        .iter()
+        .flat_map(|a| a.bytes().chain([0]))
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
     format!("{ns}.{program}.{:08x}.log", hash >> 32)
 }
 

@@ -429,7 +429,11 @@ fn every_lab_file_is_valid_and_built_in_under_its_file_stem() {
             .unwrap_or_else(|d| panic!("{shown} is invalid:\n{}", render(&shown, &text, &d)));
         let stem = path.file_stem().and_then(|s| s.to_str()).expect("stem");
         // Lab names cannot hold dots (they separate the parts of namespace names).
-        assert_eq!(lab.name, stem.replace('.', ""), "{shown}: [lab] name is not the file stem");
+        assert_eq!(
+            lab.name,
+            stem.replace('.', ""),
+            "{shown}: [lab] name is not the file stem"
+        );
         assert!(
             lab.title.is_some() && lab.source.is_some(),
             "{shown}: needs a title and the write-up it reproduces (source)"

@@ -11,7 +11,10 @@ use vxlab::plan::script::up_script;
 const CASES: u32 = 4000;
 
 fn lab_texts() -> Vec<String> {
-    vxlab::labs::BUILTIN.iter().map(|(_, t)| (*t).to_string()).collect()
+    vxlab::labs::BUILTIN
+        .iter()
+        .map(|(_, t)| (*t).to_string())
+        .collect()
 }
 
 fn check(text: &str) {
@@ -74,13 +77,21 @@ fn shell_and_path_lookalikes_are_rejected_as_names() {
     assert!(diagnostics("[lab]\nname = \"x\u{7}y\"\n").starts_with("error: "));
     for bad in ["; rm -rf /", "../../etc", "a/../b", "$(reboot)", "é"] {
         let text = format!("[lab]\nname = \"{bad}\"\n");
-        assert!(diagnostics(&text).contains("is not a valid lab name"), "{bad}");
+        assert!(
+            diagnostics(&text).contains("is not a valid lab name"),
+            "{bad}"
+        );
         let text = format!("[lab]\nname = \"ok\"\n[[host]]\nname = \"{bad}\"\n");
-        assert!(diagnostics(&text).contains("is not a valid host name"), "{bad}");
+        assert!(
+            diagnostics(&text).contains("is not a valid host name"),
+            "{bad}"
+        );
     }
     let long = "a".repeat(4096);
     assert!(diagnostics(&format!("[lab]\nname = \"{long}\"\n")).contains("4096 bytes long"));
-    let text = format!("[lab]\nname = \"ok\"\n[[host]]\nname = \"h\"\n[[veth]]\nname = \"h:{long}\"\npeer = \"h:b\"\n");
+    let text = format!(
+        "[lab]\nname = \"ok\"\n[[host]]\nname = \"h\"\n[[veth]]\nname = \"h:{long}\"\npeer = \"h:b\"\n"
+    );
     assert!(diagnostics(&text).contains("the kernel allows at most 15"));
     let text = "[lab]\nname = \"ok\"\n[[host]]\nname = \"h\"\n[[sysctl]]\nnode = \"h\"\nkey = \"kernel.panic\"\nvalue = 1\n";
     assert!(diagnostics(text).contains("not a per-namespace sysctl"));

@@ -90,7 +90,10 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// `vxlab lint`
-#[expect(clippy::unnecessary_wraps, reason = "every subcommand returns Result<ExitCode>")]
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "every subcommand returns Result<ExitCode>"
+)]
 pub fn lint(a: &LintArgs) -> Result<ExitCode> {
     use std::fmt::Write as _;
     let mut failed = 0;
@@ -332,7 +335,10 @@ pub fn script(a: &ScriptArgs) -> Result<ExitCode> {
 }
 
 /// `vxlab labs`
-#[expect(clippy::unnecessary_wraps, reason = "every subcommand returns Result<ExitCode>")]
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "every subcommand returns Result<ExitCode>"
+)]
 pub fn labs() -> Result<ExitCode> {
     for (name, text) in labs::BUILTIN {
         let title = vxlab::model::Lab::from_source(text)
@@ -377,5 +383,9 @@ pub fn gc() -> Result<ExitCode> {
             errors += 1;
         }
     }
-    Ok(if errors == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if errors == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

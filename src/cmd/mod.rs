@@ -22,8 +22,8 @@ pub use faults::{
     BreakArgs, ExerciseArgs, FaultsArgs, FixArgs, break_fault, exercise_cmd, faults, fix_fault,
 };
 pub use lab_cmds::{
-    DownArgs, ExecArgs, LintArgs, ScriptArgs, ServeHttpArgs, UpArgs, down, exec, gc, labs,
-    lint, script, serve_http, up,
+    DownArgs, ExecArgs, LintArgs, ScriptArgs, ServeHttpArgs, UpArgs, down, exec, gc, labs, lint,
+    script, serve_http, up,
 };
 pub use ovs::{OvsHostArgs, ovs_host};
 pub use read::{ReadArgs, read};

@@ -43,17 +43,29 @@ struct Row {
 fn place(file: &Path, name: &str) -> (String, String) {
     match name.rsplit_once(':') {
         Some((n, i)) => (n.to_string(), i.to_string()),
-        None => (file.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned()), name.to_string()),
+        None => (
+            file.file_stem()
+                .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
+            name.to_string(),
+        ),
     }
 }
 
 /// The capture point of a record: its interface and, when the file says, its direction
 /// (otherwise taken as received).
 fn point_index(points: &mut Vec<Point>, node: &str, iface: &str, dir: Dir) -> usize {
-    if let Some(i) = points.iter().position(|p| p.node == node && p.iface == iface && p.dir == dir) {
+    if let Some(i) = points
+        .iter()
+        .position(|p| p.node == node && p.iface == iface && p.dir == dir)
+    {
         return i;
     }
-    points.push(Point { node: node.to_string(), netns: String::new(), iface: iface.to_string(), dir });
+    points.push(Point {
+        node: node.to_string(),
+        netns: String::new(),
+        iface: iface.to_string(),
+        dir,
+    });
     points.len() - 1
 }
 
@@ -66,9 +78,15 @@ pub fn read(a: &ReadArgs) -> Result<ExitCode> {
     let mut frames: Vec<Frame> = Vec::new();
     for path in &a.files {
         let cap = read_file(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let places: Vec<(String, String)> = cap.interfaces.iter().map(|i| place(path, &i.name)).collect();
+        let places: Vec<(String, String)> = cap
+            .interfaces
+            .iter()
+            .map(|i| place(path, &i.name))
+            .collect();
         for r in &cap.records {
-            let Some(iface) = cap.interfaces.get(r.interface) else { continue };
+            let Some(iface) = cap.interfaces.get(r.interface) else {
+                continue;
+            };
             let p = decode_linktype(iface.linktype, &r.data, &opts);
             rows.push(Row {
                 file: path.display().to_string(),
@@ -85,10 +103,19 @@ pub fn read(a: &ReadArgs) -> Result<ExitCode> {
                 comment: r.comment.clone(),
             });
             if iface.linktype == linktype::ETHERNET {
-                let dir = if r.direction == Some(Direction::Outbound) { Dir::Out } else { Dir::In };
+                let dir = if r.direction == Some(Direction::Outbound) {
+                    Dir::Out
+                } else {
+                    Dir::In
+                };
                 let (node, name) = &places[r.interface];
                 let point = point_index(&mut points, node, name, dir);
-                frames.push(Frame { point, ts_ns: r.ts_ns, len: r.orig_len, data: r.data.clone() });
+                frames.push(Frame {
+                    point,
+                    ts_ns: r.ts_ns,
+                    len: r.orig_len,
+                    data: r.data.clone(),
+                });
             }
         }
     }
@@ -108,12 +135,30 @@ pub fn read(a: &ReadArgs) -> Result<ExitCode> {
     let t0 = rows.iter().map(|r| r.ts_ns).min().unwrap_or(0);
     for r in &rows {
         let t = r.ts_ns.saturating_sub(t0);
-        let trunc = r.error.as_ref().map(|e| format!("  [{e}]")).unwrap_or_default();
-        println!("{:>4}.{:06} {:<28} {}{trunc}", t / 1_000_000_000, (t / 1000) % 1_000_000, r.interface, r.summary);
+        let trunc = r
+            .error
+            .as_ref()
+            .map(|e| format!("  [{e}]"))
+            .unwrap_or_default();
+        println!(
+            "{:>4}.{:06} {:<28} {}{trunc}",
+            t / 1_000_000_000,
+            (t / 1000) % 1_000_000,
+            r.interface,
+            r.summary
+        );
     }
     if journeys.iter().any(|j| j.hops.len() > 1) {
         println!();
-        print!("{}", journeys_text(&journeys.into_iter().filter(|j| j.hops.len() > 1).collect::<Vec<_>>()));
+        print!(
+            "{}",
+            journeys_text(
+                &journeys
+                    .into_iter()
+                    .filter(|j| j.hops.len() > 1)
+                    .collect::<Vec<_>>()
+            )
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -9,11 +9,11 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use vxlab::capture::{Capture, Dir, Frame, Options, Point, PointStats, lab_points};
-use vxlab::pcapfile::{Direction, Interface, PcapngWriter};
 use vxlab::decode::DecodeOptions;
+use vxlab::explain::drops::{DropWatch, KernelDrop};
 use vxlab::model::netns_name;
 use vxlab::netns;
-use vxlab::explain::drops::{DropWatch, KernelDrop};
+use vxlab::pcapfile::{Direction, Interface, PcapngWriter};
 use vxlab::trace::{Journey, Topology, correlate, journeys_text};
 
 use super::lab_cmds::runtime;
@@ -81,16 +81,33 @@ pub(super) struct Observed {
 
 /// Captures on every interface of running lab `lab` while node `from` sends `spec`, and
 /// correlates what was seen into journeys. Shared by `trace` and `explain`.
-pub(super) fn observe(lab: &vxlab::model::Lab, from: &str, spec: &ProbeSpec, quiet: bool) -> Result<Observed> {
+pub(super) fn observe(
+    lab: &vxlab::model::Lab,
+    from: &str,
+    spec: &ProbeSpec,
+    quiet: bool,
+) -> Result<Observed> {
     let ns = netns_name(&lab.name, from);
     if !netns::exists(&ns) {
-        bail!("lab `{}` has no node `{}` up (is the lab up? `vxlab status {}`)", lab.name, from, lab.name);
+        bail!(
+            "lab `{}` has no node `{}` up (is the lab up? `vxlab status {}`)",
+            lab.name,
+            from,
+            lab.name
+        );
     }
     let rt = runtime()?;
-    let points = rt.block_on(lab_points(&lab.name)).context("cannot list the lab's interfaces")?;
+    let points = rt
+        .block_on(lab_points(&lab.name))
+        .context("cannot list the lab's interfaces")?;
     let capture = Capture::start(points, &Options::default());
     if !quiet {
-        eprintln!("capturing on {} points ({} interfaces) of lab {}", capture.points.len(), capture.points.len() / 2, lab.name);
+        eprintln!(
+            "capturing on {} points ({} interfaces) of lab {}",
+            capture.points.len(),
+            capture.points.len() / 2,
+            lab.name
+        );
     }
     let watch = DropWatch::start();
     let probe_result = send_probe(&ns, spec);
@@ -100,8 +117,21 @@ pub(super) fn observe(lab: &vxlab::model::Lab, from: &str, spec: &ProbeSpec, qui
     let (frames, stats) = capture.stop();
     let probe_error = probe_result.err().map(|e| format!("{e:#}"));
     let topo = Topology::of_lab(lab);
-    let journeys = correlate(&points, &frames, &topo, &DecodeOptions::default(), Some(from));
-    Ok(Observed { points, frames, stats, journeys, probe_error, drops })
+    let journeys = correlate(
+        &points,
+        &frames,
+        &topo,
+        &DecodeOptions::default(),
+        Some(from),
+    );
+    Ok(Observed {
+        points,
+        frames,
+        stats,
+        journeys,
+        probe_error,
+        drops,
+    })
 }
 
 /// `vxlab trace`
@@ -109,17 +139,42 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
     require_root("trace")?;
     let loaded = running(&a.lab)?;
     let lab = loaded.lab;
-    let target = a.ping.or(a.tcp.map(|s| s.ip())).or(a.udp.map(|s| s.ip())).context("no probe")?;
-    let spec = ProbeSpec { ping: a.ping, tcp: a.tcp, udp: a.udp, count: a.count };
-    let Observed { points, frames, stats, journeys, probe_error: probe_note, drops } = observe(&lab, &a.from, &spec, a.json)?;
+    let target = a
+        .ping
+        .or(a.tcp.map(|s| s.ip()))
+        .or(a.udp.map(|s| s.ip()))
+        .context("no probe")?;
+    let spec = ProbeSpec {
+        ping: a.ping,
+        tcp: a.tcp,
+        udp: a.udp,
+        count: a.count,
+    };
+    let Observed {
+        points,
+        frames,
+        stats,
+        journeys,
+        probe_error: probe_note,
+        drops,
+    } = observe(&lab, &a.from, &spec, a.json)?;
     let journeys: Vec<Journey> = journeys
         .into_iter()
-        .filter(|j| a.all || j.hops.iter().any(|h| h.src.0 == target || h.dst.0 == target))
+        .filter(|j| {
+            a.all
+                || j.hops
+                    .iter()
+                    .any(|h| h.src.0 == target || h.dst.0 == target)
+        })
         .collect();
     if let Some(path) = &a.pcapng {
-        write_pcapng(path, &points, &frames, &journeys).with_context(|| format!("cannot write {}", path.display()))?;
+        write_pcapng(path, &points, &frames, &journeys)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let dropped: u64 = stats.iter().map(|s| u64::from(s.dropped) + u64::from(s.if_dropped)).sum();
+    let dropped: u64 = stats
+        .iter()
+        .map(|s| u64::from(s.dropped) + u64::from(s.if_dropped))
+        .sum();
     if a.json {
         let out = serde_json::json!({
             "lab": lab.name, "from": a.from, "target": target.to_string(),
@@ -142,7 +197,13 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
             println!("probe: {n}");
         }
     }
-    Ok(if journeys.iter().all(|j| j.delivered) && !journeys.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(
+        if journeys.iter().all(|j| j.delivered) && !journeys.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }
 
 /// The kernel's drop reasons recorded during the probe, for the journeys that were lost.
@@ -151,18 +212,41 @@ fn kernel_drops_text(drops: &Result<Vec<KernelDrop>, String>) -> String {
         Err(why) => format!("kernel drop reasons: unavailable ({why})"),
         Ok(d) if d.is_empty() => "kernel drop reasons: none recorded during the probe".into(),
         Ok(d) => {
-            let shown: Vec<String> = d.iter().map(|x| format!("{} in {} ×{}", x.reason, x.location, x.count)).collect();
-            format!("kernel drop reasons during the probe (whole machine): {}", shown.join(", "))
+            let shown: Vec<String> = d
+                .iter()
+                .map(|x| format!("{} in {} ×{}", x.reason, x.location, x.count))
+                .collect();
+            format!(
+                "kernel drop reasons during the probe (whole machine): {}",
+                shown.join(", ")
+            )
         }
     }
 }
 
-fn write_pcapng(path: &std::path::Path, points: &[Point], frames: &[Frame], journeys: &[Journey]) -> std::io::Result<()> {
+fn write_pcapng(
+    path: &std::path::Path,
+    points: &[Point],
+    frames: &[Frame],
+    journeys: &[Journey],
+) -> std::io::Result<()> {
     let mut comments: Vec<Option<String>> = vec![None; frames.len()];
     for (j, journey) in journeys.iter().enumerate() {
         for (h, hop) in journey.hops.iter().enumerate() {
-            let what = if hop.changes.is_empty() { String::new() } else { format!(": {}", hop.changes.join("; ")) };
-            comments[hop.frame] = Some(format!("journey {} hop {}/{} {}:{} {}{what}", j + 1, h + 1, journey.hops.len(), hop.node, hop.iface, hop.dir.as_str()));
+            let what = if hop.changes.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", hop.changes.join("; "))
+            };
+            comments[hop.frame] = Some(format!(
+                "journey {} hop {}/{} {}:{} {}{what}",
+                j + 1,
+                h + 1,
+                journey.hops.len(),
+                hop.node,
+                hop.iface,
+                hop.dir.as_str()
+            ));
         }
     }
     let file = std::io::BufWriter::new(std::fs::File::create(path)?);
@@ -176,7 +260,10 @@ fn write_pcapng(path: &std::path::Path, points: &[Point], frames: &[Frame], jour
             i
         } else {
             let desc = format!("interface {} in network namespace {}", p.iface, p.netns);
-            w.add_interface(&Interface::ethernet(&format!("{}:{}", p.node, p.iface), Some(&desc)))?;
+            w.add_interface(&Interface::ethernet(
+                &format!("{}:{}", p.node, p.iface),
+                Some(&desc),
+            ))?;
             blocks.push(key);
             blocks.len() - 1
         };
@@ -187,19 +274,32 @@ fn write_pcapng(path: &std::path::Path, points: &[Point], frames: &[Frame], jour
             Dir::In => Direction::Inbound,
             Dir::Out => Direction::Outbound,
         };
-        w.write_directed(block_of[f.point], f.ts_ns, f.len, &f.data, comment.as_deref(), Some(dir))?;
+        w.write_directed(
+            block_of[f.point],
+            f.ts_ns,
+            f.len,
+            &f.data,
+            comment.as_deref(),
+            Some(dir),
+        )?;
     }
     w.finish()?;
     Ok(())
 }
 
 fn report(stats: &[PointStats], frames: usize, dropped: u64, points: &[Point]) {
-    println!("\ncaptured {frames} frames on {} points; dropped {dropped}", points.len());
+    println!(
+        "\ncaptured {frames} frames on {} points; dropped {dropped}",
+        points.len()
+    );
     for (p, s) in points.iter().zip(stats) {
         if let Some(e) = &s.error {
             println!("  {p}: not captured: {e}");
         } else if s.dropped + s.if_dropped > 0 {
-            println!("  {p}: {} dropped by libpcap, {} by the interface", s.dropped, s.if_dropped);
+            println!(
+                "  {p}: {} dropped by libpcap, {} by the interface",
+                s.dropped, s.if_dropped
+            );
         }
     }
 }
@@ -209,7 +309,15 @@ fn send_probe(ns: &str, a: &ProbeSpec) -> Result<()> {
     if let Some(ip) = a.ping {
         let status = netns::run_in(ns, move || {
             Command::new("ping")
-                .args(["-c", &count.to_string(), "-i", "0.2", "-W", "1", &ip.to_string()])
+                .args([
+                    "-c",
+                    &count.to_string(),
+                    "-i",
+                    "0.2",
+                    "-W",
+                    "1",
+                    &ip.to_string(),
+                ])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
@@ -222,7 +330,10 @@ fn send_probe(ns: &str, a: &ProbeSpec) -> Result<()> {
         netns::run_in(ns, move || {
             let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
             s.set_read_timeout(Some(Duration::from_secs(2)))?;
-            s.write_all(format!("GET / HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: vxlab-trace\r\n\r\n").as_bytes())?;
+            s.write_all(
+                format!("GET / HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: vxlab-trace\r\n\r\n")
+                    .as_bytes(),
+            )?;
             let mut buf = Vec::new();
             let _ = s.read_to_end(&mut buf);
             Ok(())
@@ -230,7 +341,12 @@ fn send_probe(ns: &str, a: &ProbeSpec) -> Result<()> {
         .with_context(|| format!("TCP connection to {addr}"))?;
     } else if let Some(addr) = a.udp {
         netns::run_in(ns, move || {
-            let bind: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0".parse() } else { "[::]:0".parse() }.map_err(std::io::Error::other)?;
+            let bind: SocketAddr = if addr.is_ipv4() {
+                "0.0.0.0:0".parse()
+            } else {
+                "[::]:0".parse()
+            }
+            .map_err(std::io::Error::other)?;
             let s = UdpSocket::bind(bind)?;
             for i in 0..count {
                 s.send_to(format!("vxlab probe {i}").as_bytes(), addr)?;

@@ -87,7 +87,13 @@ impl Netlink {
                 netns::create(netns)?;
                 self.handle(netns)?;
             }
-            Op::AddBridge { name, mac, mtu, snooping, .. } => {
+            Op::AddBridge {
+                name,
+                mac,
+                mtu,
+                snooping,
+                ..
+            } => {
                 let mut b = LinkBridge::new(name).address(mac.0.to_vec());
                 if !snooping {
                     b = b.append_info_data(InfoBridge::MulticastSnooping(false));
@@ -255,9 +261,7 @@ impl Netlink {
             Op::Spawn { program, .. } => {
                 let log = self.log_dir.as_ref().map_or_else(
                     || std::path::PathBuf::from("/dev/null"),
-                    |d| {
-                        d.join(process::log_name(&ns, &crate::plan::script::argv(program)))
-                    },
+                    |d| d.join(process::log_name(&ns, &crate::plan::script::argv(program))),
                 );
                 process::spawn(&ns, program, &log, self.exe.as_deref())?;
             }

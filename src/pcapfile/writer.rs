@@ -4,7 +4,8 @@ use std::io::{self, Write};
 
 use super::classic::invalid;
 use super::pcapng::{
-    BYTE_ORDER_MAGIC, EPB, EPB_FLAGS, IDB, IF_DESCRIPTION, IF_NAME, IF_TSRESOL, OPT_COMMENT, SHB, SHB_USERAPPL,
+    BYTE_ORDER_MAGIC, EPB, EPB_FLAGS, IDB, IF_DESCRIPTION, IF_NAME, IF_TSRESOL, OPT_COMMENT, SHB,
+    SHB_USERAPPL,
 };
 use super::{Capture, Direction, Interface};
 

@@ -350,17 +350,26 @@ pub fn plan(lab: &Lab) -> Vec<Op> {
     let all = lab.interfaces();
     let (wired, tunnels) = all.split_at(all.len() - vxlans);
     for (dev, _) in wired {
-        ops.push(Op::LinkUp { netns: ns(&dev.node), dev: dev.name.clone() });
+        ops.push(Op::LinkUp {
+            netns: ns(&dev.node),
+            dev: dev.name.clone(),
+        });
     }
     // VXLAN devices join their multicast group when they come up: only once the wires
     // (and so the switch ports) carry traffic, or the join is lost.
     for v in &lab.veths {
         for end in [&v.a, &v.b] {
-            ops.push(Op::AwaitUp { netns: ns(&end.node), dev: end.name.clone() });
+            ops.push(Op::AwaitUp {
+                netns: ns(&end.node),
+                dev: end.name.clone(),
+            });
         }
     }
     for (dev, _) in tunnels {
-        ops.push(Op::LinkUp { netns: ns(&dev.node), dev: dev.name.clone() });
+        ops.push(Op::LinkUp {
+            netns: ns(&dev.node),
+            dev: dev.name.clone(),
+        });
     }
     for r in &lab.routes {
         ops.push(Op::AddRoute {

@@ -15,7 +15,12 @@ fn lab() -> Lab {
 }
 
 fn pt(node: &str, iface: &str, dir: Dir) -> Point {
-    Point { node: node.into(), netns: String::new(), iface: iface.into(), dir }
+    Point {
+        node: node.into(),
+        netns: String::new(),
+        iface: iface.into(),
+        dir,
+    }
 }
 
 /// The hops of container A's ping to container B, with the frame each point sees.
@@ -23,7 +28,13 @@ fn path() -> (Vec<Point>, Vec<Vec<u8>>) {
     let a: Ipv4Addr = [10, 0, 0, 4].into();
     let b: Ipv4Addr = [10, 0, 0, 14].into();
     let inner = icmp_echo_frame(a, b, true, 7, 1, b"payload");
-    let outer = vxlan_frame([192, 168, 228, 148].into(), [192, 168, 228, 149].into(), (40000, 4789), 100, &inner);
+    let outer = vxlan_frame(
+        [192, 168, 228, 148].into(),
+        [192, 168, 228, 149].into(),
+        (40000, 4789),
+        100,
+        &inner,
+    );
     let hops = [
         ("hostA/container", "veth105", Dir::Out, false),
         ("hostA/sandbox_2", "veth104", Dir::In, false),
@@ -37,7 +48,10 @@ fn path() -> (Vec<Point>, Vec<Vec<u8>>) {
         ("hostB/container", "veth105", Dir::In, false),
     ];
     let points = hops.iter().map(|(n, i, d, _)| pt(n, i, *d)).collect();
-    let frames = hops.iter().map(|h| if h.3 { outer.clone() } else { inner.clone() }).collect();
+    let frames = hops
+        .iter()
+        .map(|h| if h.3 { outer.clone() } else { inner.clone() })
+        .collect();
     (points, frames)
 }
 
@@ -49,20 +63,44 @@ fn hops_follow_the_wiring_even_when_clocks_disagree() {
     let mut frames: Vec<Frame> = data
         .into_iter()
         .enumerate()
-        .map(|(i, d)| Frame { point: i, ts_ns: stamps[i], len: u32::try_from(d.len()).unwrap(), data: d })
+        .map(|(i, d)| Frame {
+            point: i,
+            ts_ns: stamps[i],
+            len: u32::try_from(d.len()).unwrap(),
+            data: d,
+        })
         .collect();
     frames.reverse();
-    let js = correlate(&points, &frames, &Topology::of_lab(&lab()), &DecodeOptions::default(), Some("hostA/container"));
+    let js = correlate(
+        &points,
+        &frames,
+        &Topology::of_lab(&lab()),
+        &DecodeOptions::default(),
+        Some("hostA/container"),
+    );
     assert_eq!(js.len(), 1);
     let j = &js[0];
-    let order: Vec<String> = j.hops.iter().map(|h| format!("{}:{} {}", h.node, h.iface, h.dir.as_str())).collect();
+    let order: Vec<String> = j
+        .hops
+        .iter()
+        .map(|h| format!("{}:{} {}", h.node, h.iface, h.dir.as_str()))
+        .collect();
     let want: Vec<String> = points.iter().map(ToString::to_string).collect();
     assert_eq!(order, want);
     assert_eq!(j.hops[2].changes, vec!["bridged by edge_bridge"]);
-    assert_eq!(j.hops[3].changes, vec!["encapsulated VNI 100 192.168.228.148 → 192.168.228.149"]);
-    assert_eq!(j.hops[7].changes, vec!["decapsulated VNI 100 from 192.168.228.148"]);
+    assert_eq!(
+        j.hops[3].changes,
+        vec!["encapsulated VNI 100 192.168.228.148 → 192.168.228.149"]
+    );
+    assert_eq!(
+        j.hops[7].changes,
+        vec!["decapsulated VNI 100 from 192.168.228.148"]
+    );
     assert!(j.delivered, "{}", j.verdict);
-    assert_eq!(j.verdict, "delivered to hostB/container (10.0.0.14) at veth105");
+    assert_eq!(
+        j.verdict,
+        "delivered to hostB/container (10.0.0.14) at veth105"
+    );
 }
 
 #[test]
@@ -72,11 +110,25 @@ fn a_lost_packet_says_where_it_was_last_seen() {
         .into_iter()
         .take(3)
         .enumerate()
-        .map(|(i, d)| Frame { point: i, ts_ns: 100 + i as u64, len: 0, data: d })
+        .map(|(i, d)| Frame {
+            point: i,
+            ts_ns: 100 + i as u64,
+            len: 0,
+            data: d,
+        })
         .collect();
-    let js = correlate(&points, &frames, &Topology::of_lab(&lab()), &DecodeOptions::default(), None);
+    let js = correlate(
+        &points,
+        &frames,
+        &Topology::of_lab(&lab()),
+        &DecodeOptions::default(),
+        None,
+    );
     assert!(!js[0].delivered);
-    assert_eq!(js[0].verdict, "last seen at hostA/sandbox_2:vxlan0 out; not seen after this hop");
+    assert_eq!(
+        js[0].verdict,
+        "last seen at hostA/sandbox_2:vxlan0 out; not seen after this hop"
+    );
 }
 
 #[test]
@@ -84,12 +136,37 @@ fn nat_rewrites_are_named_and_the_packet_is_still_recognised() {
     let c: Ipv4Addr = [192, 168, 228, 150].into();
     let before = icmp_echo_frame(c, [192, 168, 228, 148].into(), true, 9, 3, b"x");
     let after = icmp_echo_frame(c, [172, 18, 0, 2].into(), true, 9, 3, b"x");
-    let points = vec![pt("hostA", "eth0", Dir::In), pt("hostA", "pandora_bridge", Dir::Out)];
-    let frames = vec![
-        Frame { point: 0, ts_ns: 1, len: 0, data: before },
-        Frame { point: 1, ts_ns: 2, len: 0, data: after },
+    let points = vec![
+        pt("hostA", "eth0", Dir::In),
+        pt("hostA", "pandora_bridge", Dir::Out),
     ];
-    let js = correlate(&points, &frames, &Topology::default(), &DecodeOptions::default(), None);
+    let frames = vec![
+        Frame {
+            point: 0,
+            ts_ns: 1,
+            len: 0,
+            data: before,
+        },
+        Frame {
+            point: 1,
+            ts_ns: 2,
+            len: 0,
+            data: after,
+        },
+    ];
+    let js = correlate(
+        &points,
+        &frames,
+        &Topology::default(),
+        &DecodeOptions::default(),
+        None,
+    );
     assert_eq!(js.len(), 1, "one packet, two sightings");
-    assert!(js[0].hops[1].changes.contains(&"DNAT 192.168.228.148 → 172.18.0.2".to_string()), "{:?}", js[0].hops[1].changes);
+    assert!(
+        js[0].hops[1]
+            .changes
+            .contains(&"DNAT 192.168.228.148 → 172.18.0.2".to_string()),
+        "{:?}",
+        js[0].hops[1].changes
+    );
 }

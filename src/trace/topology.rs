@@ -33,14 +33,21 @@ impl Topology {
         }
         for b in &lab.bridges {
             for p in &b.ports {
-                t.masters.insert((b.dev.node.clone(), p.clone()), b.dev.name.clone());
+                t.masters
+                    .insert((b.dev.node.clone(), p.clone()), b.dev.name.clone());
             }
         }
         for v in &lab.vxlans {
-            t.vxlan_socket.insert((v.dev.node.clone(), v.dev.name.clone()), v.created_in.clone());
+            t.vxlan_socket.insert(
+                (v.dev.node.clone(), v.dev.name.clone()),
+                v.created_in.clone(),
+            );
         }
         for a in &lab.addresses {
-            t.addresses.entry(a.dev.node.clone()).or_default().insert(a.address.addr());
+            t.addresses
+                .entry(a.dev.node.clone())
+                .or_default()
+                .insert(a.address.addr());
         }
         t
     }
@@ -52,7 +59,11 @@ impl Topology {
 
     /// The node holding address `ip`, if exactly one does.
     pub fn owner(&self, ip: IpAddr) -> Option<&str> {
-        let mut owners = self.addresses.iter().filter(|(_, s)| s.contains(&ip)).map(|(n, _)| n.as_str());
+        let mut owners = self
+            .addresses
+            .iter()
+            .filter(|(_, s)| s.contains(&ip))
+            .map(|(n, _)| n.as_str());
         let first = owners.next()?;
         owners.next().is_none().then_some(first)
     }

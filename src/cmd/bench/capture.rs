@@ -31,13 +31,19 @@ fn flood(name: &str) -> Result<()> {
     let ns = netns_name(name, "hostA/container");
     let t = Instant::now();
     let status = netns::run_in(&ns, || {
-        Command::new("ping").args(["-f", "-c", "20000", "-q", "10.0.0.14"]).stdout(Stdio::null()).status()
+        Command::new("ping")
+            .args(["-f", "-c", "20000", "-q", "10.0.0.14"])
+            .stdout(Stdio::null())
+            .status()
     })
     .context("cannot run ping -f")?;
     let flood = t.elapsed();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let mut frames = 0usize;
-    while cap.next_timeout(std::time::Duration::from_millis(10)).is_some() {
+    while cap
+        .next_timeout(std::time::Duration::from_millis(10))
+        .is_some()
+    {
         frames += 1;
     }
     let (undrained, counters) = cap.stop();
@@ -47,8 +53,17 @@ fn flood(name: &str) -> Result<()> {
     let received: u64 = counters.iter().map(|s| u64::from(s.received)).sum();
     #[expect(clippy::cast_precision_loss, reason = "a rate for display")]
     let per_s = frames as f64 / flood.as_secs_f64();
-    println!("capture: docker-overlay, {n_points} capture points, `ping -f -c 20000` hostA/container → 10.0.0.14 (ping {})", if status.success() { "ok" } else { "lost replies" });
+    println!(
+        "capture: docker-overlay, {n_points} capture points, `ping -f -c 20000` hostA/container → 10.0.0.14 (ping {})",
+        if status.success() {
+            "ok"
+        } else {
+            "lost replies"
+        }
+    );
     println!("  flood lasted {flood:.2?}; captured {frames} frames ({per_s:.0} frames/s)");
-    println!("  libpcap received {received}, dropped {dropped} (buffer full), {if_dropped} by interfaces");
+    println!(
+        "  libpcap received {received}, dropped {dropped} (buffer full), {if_dropped} by interfaces"
+    );
     Ok(())
 }

@@ -29,14 +29,38 @@ pub fn run(n: usize) -> Result<()> {
     let frames: Vec<Vec<u8>> = (0..n)
         .map(|i| {
             let seq = u16::try_from(i % 65536).unwrap_or(0);
-            let inner = icmp_echo_frame(src, dst, i % 2 == 0, 7, seq, b"vxlab benchmark payload.........");
-            vxlan_frame([192, 168, 228, 148].into(), [192, 168, 228, 149].into(), (40000, 4789), 100, &inner)
+            let inner = icmp_echo_frame(
+                src,
+                dst,
+                i % 2 == 0,
+                7,
+                seq,
+                b"vxlab benchmark payload.........",
+            );
+            vxlan_frame(
+                [192, 168, 228, 148].into(),
+                [192, 168, 228, 149].into(),
+                (40000, 4789),
+                100,
+                &inner,
+            )
         })
         .collect();
-    let file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-    write_pcap(file, linktype::ETHERNET, frames.iter().enumerate().map(|(i, f)| (i as u64 * 1000, 0, f.as_slice())))?;
+    let file = std::fs::File::create(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    write_pcap(
+        file,
+        linktype::ETHERNET,
+        frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (i as u64 * 1000, 0, f.as_slice())),
+    )?;
     drop(frames);
-    println!("decode: {n} VXLAN frames (outer Ethernet/IPv4/UDP/VXLAN, inner Ethernet/IPv4/ICMP), {}", path.display());
+    println!(
+        "decode: {n} VXLAN frames (outer Ethernet/IPv4/UDP/VXLAN, inner Ethernet/IPv4/ICMP), {}",
+        path.display()
+    );
 
     let opts = DecodeOptions::default();
     let t = Instant::now();
@@ -56,8 +80,14 @@ pub fn run(n: usize) -> Result<()> {
     std::hint::black_box(bytes);
     drop(cap);
     println!("  vxlab read file (in process)        {}", rate(n, read));
-    println!("  vxlab decode, layers only           {}", rate(n, layers_only));
-    println!("  vxlab decode + one-line summary     {}", rate(n, with_summary));
+    println!(
+        "  vxlab decode, layers only           {}",
+        rate(n, layers_only)
+    );
+    println!(
+        "  vxlab decode + one-line summary     {}",
+        rate(n, with_summary)
+    );
     let exe = std::env::current_exe()?;
     let vx = time_process(Command::new(&exe).arg("read").arg(&path))?;
     println!("  `vxlab read FILE` (whole process)   {}", rate(n, vx));

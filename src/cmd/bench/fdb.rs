@@ -23,19 +23,27 @@ pub fn run(runs: usize) -> Result<()> {
     let name = format!("bench-fdb-{}", std::process::id());
     l.lab = emulate_ipvs_if_missing(l.lab).renamed(&name);
     build(&l.lab, &l.text, true)?;
-    let fdb_op = plan(&l.lab).into_iter().find(|op| matches!(op, Op::AddFdb { .. })).context("no FDB entry in the lab")?;
+    let fdb_op = plan(&l.lab)
+        .into_iter()
+        .find(|op| matches!(op, Op::AddFdb { .. }))
+        .context("no FDB entry in the lab")?;
     let rt = runtime()?;
     let result = rt.block_on(measure(&fdb_op, runs));
     rt.block_on(lifecycle::down(&name, &mut Netlink::new()))?;
     let (mut notify, mut table) = result?;
-    println!("fdb: `bridge fdb del` in {} → vxlab, {runs} runs", fdb_op.netns());
+    println!(
+        "fdb: `bridge fdb del` in {} → vxlab, {runs} runs",
+        fdb_op.netns()
+    );
     println!("  netlink notification        {}", stats(&mut notify));
     println!("  table re-read (live panel)  {}", stats(&mut table));
     Ok(())
 }
 
 async fn measure(op: &Op, runs: usize) -> Result<(Vec<Duration>, Vec<Duration>)> {
-    let Op::AddFdb { netns: ns, mac, .. } = op else { anyhow::bail!("not an FDB entry") };
+    let Op::AddFdb { netns: ns, mac, .. } = op else {
+        anyhow::bail!("not an FDB entry")
+    };
     let (_mon, mut events) = monitor(ns)?;
     let handle = connect(ns)?;
     let mut kernel = Netlink::new();
@@ -46,14 +54,23 @@ async fn measure(op: &Op, runs: usize) -> Result<(Vec<Duration>, Vec<Duration>)>
         let entries: Vec<_> = req.execute().try_collect().await?;
         let entry = entries
             .into_iter()
-            .find(|n| n.attributes.iter().any(|a| matches!(a, NeighbourAttribute::LinkLayerAddress(l) if l[..] == mac.0)))
+            .find(|n| {
+                n.attributes
+                    .iter()
+                    .any(|a| matches!(a, NeighbourAttribute::LinkLayerAddress(l) if l[..] == mac.0))
+            })
             .context("the FDB entry is missing")?;
-        while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(20), events.next()).await {}
+        while let Ok(Some(_)) = tokio::time::timeout(Duration::from_millis(20), events.next()).await
+        {
+        }
         let t = Instant::now();
         handle.neighbours().del(entry).execute().await?;
         loop {
             let (msg, _) = events.next().await.context("monitor closed")?;
-            if let rtnetlink::packet_core::NetlinkPayload::InnerMessage(RouteNetlinkMessage::DelNeighbour(_)) = msg.payload {
+            if let rtnetlink::packet_core::NetlinkPayload::InnerMessage(
+                RouteNetlinkMessage::DelNeighbour(_),
+            ) = msg.payload
+            {
                 break;
             }
         }

@@ -58,7 +58,12 @@ pub fn stats(v: &mut [Duration]) -> String {
     if v.is_empty() {
         return "no samples".into();
     }
-    format!("min {:>9.2?}  median {:>9.2?}  max {:>9.2?}", v[0], v[v.len() / 2], v[v.len() - 1])
+    format!(
+        "min {:>9.2?}  median {:>9.2?}  max {:>9.2?}",
+        v[0],
+        v[v.len() / 2],
+        v[v.len() - 1]
+    )
 }
 
 /// `vxlab bench`
@@ -70,7 +75,10 @@ pub fn bench(a: &BenchArgs) -> Result<ExitCode> {
     if want(Section::Ui) {
         let l = super::load::load(vxlab::labs::DEFAULT)?;
         println!("ui: the live panel on docker-overlay, synthetic traffic");
-        print!("{}", vxlab::ui::bench::run(l.lab, vxlab::ui::RING_CAPACITY, 200));
+        print!(
+            "{}",
+            vxlab::ui::bench::run(l.lab, vxlab::ui::RING_CAPACITY, 200)
+        );
     }
     if want(Section::Up) || want(Section::Capture) || want(Section::Fdb) || want(Section::Scale) {
         require_root("bench")?;
