@@ -177,6 +177,10 @@ pub fn fix_fault(a: &FixArgs) -> Result<ExitCode> {
 
 /// `vxlab exercise LAB [--check | --hint | --give-up | --grade | --reset]`
 #[derive(Args)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "mutually exclusive flags of one command (a clap ArgGroup)"
+)]
 #[command(group(clap::ArgGroup::new("what").args(["check", "hint", "give_up", "grade", "reset"])))]
 pub struct ExerciseArgs {
     /// A lab that is up.

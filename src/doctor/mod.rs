@@ -4,8 +4,8 @@
 //!
 //! The rules are pure functions over a [`Snapshot`] (read from the kernel by [`read`])
 //! and the lab it was built from (for wiring, and to compare with intent where the kernel
-//! alone cannot say what was meant). They are grouped by layer: [`l2`] (bridges, FDB,
-//! ARP, VXLAN), [`l3`] (forwarding, routes, `lo`, `rp_filter`) and [`lb`] (IPVS, NAT,
+//! alone cannot say what was meant). They are grouped by layer: `l2` (bridges, FDB,
+//! ARP, VXLAN), `l3` (forwarding, routes, `lo`, `rp_filter`) and `lb` (IPVS, NAT,
 //! `br_netfilter`). [`expected`] builds the snapshot a healthy lab would have, so the rules
 //! are tested on every shipped lab without root.
 

@@ -156,13 +156,25 @@ fn kernel_ipvs_with_conntrack_off_and_reals_without_a_way_back() {
     let mut lab = Lab::from_source(crate::labs::builtin("docker-overlay").unwrap()).unwrap();
     let mut s = expected(&lab);
     assert!(diagnose(&s, &lab).findings.is_empty());
-    let sb1 = s.nodes.iter_mut().find(|n| n.node == "hostA/sandbox_1").unwrap();
+    let sb1 = s
+        .nodes
+        .iter_mut()
+        .find(|n| n.node == "hostA/sandbox_1")
+        .unwrap();
     assert!(sb1.ipvs.is_some(), "the kernel's IPVS table is read");
-    sb1.sysctls.insert("net.ipv4.vs.conntrack".into(), "0".into());
+    sb1.sysctls
+        .insert("net.ipv4.vs.conntrack".into(), "0".into());
     let r = diagnose(&s, &lab);
-    let rules: Vec<(&str, &str)> = r.findings.iter().map(|f| (f.rule.as_str(), f.node.as_str())).collect();
+    let rules: Vec<(&str, &str)> = r
+        .findings
+        .iter()
+        .map(|f| (f.rule.as_str(), f.node.as_str()))
+        .collect();
     assert_eq!(rules, [("ipvs-conntrack", "hostA/sandbox_1")]);
-    assert_eq!(r.findings[0].fix, ["ip netns exec vx.docker-overlay.hostA.sandbox_1 sysctl -w net.ipv4.vs.conntrack=1"]);
+    assert_eq!(
+        r.findings[0].fix,
+        ["ip netns exec vx.docker-overlay.hostA.sandbox_1 sysctl -w net.ipv4.vs.conntrack=1"]
+    );
     // Without any SNAT for IPVS, the real servers answer through sandbox_2, not sandbox_1.
     lab.nat.retain(|n| !n.ipvs);
     let mut s = expected(&lab);
@@ -170,7 +182,17 @@ fn kernel_ipvs_with_conntrack_off_and_reals_without_a_way_back() {
         n.nat.retain(|x| !x.ipvs_only);
     }
     let r = diagnose(&s, &lab);
-    let objects: Vec<(&str, &str)> = r.findings.iter().map(|f| (f.rule.as_str(), f.object.as_str())).collect();
-    assert!(objects.contains(&("ipvs-return-path", "10.0.0.4")), "{objects:?}");
-    assert!(objects.contains(&("ipvs-return-path", "10.0.0.14")), "{objects:?}");
+    let objects: Vec<(&str, &str)> = r
+        .findings
+        .iter()
+        .map(|f| (f.rule.as_str(), f.object.as_str()))
+        .collect();
+    assert!(
+        objects.contains(&("ipvs-return-path", "10.0.0.4")),
+        "{objects:?}"
+    );
+    assert!(
+        objects.contains(&("ipvs-return-path", "10.0.0.14")),
+        "{objects:?}"
+    );
 }

@@ -58,14 +58,22 @@ impl Explanation {
                     .filter(|x| x.reason != "NOT_SPECIFIED")
                     .map(|x| format!("{} in {} ×{}", x.reason, x.location, x.count))
                     .collect();
-                if let Some(l) = self.legs.iter_mut().find(|l| matches!(l.predicted.end, End::Dropped { .. })) {
+                if let Some(l) = self
+                    .legs
+                    .iter_mut()
+                    .find(|l| matches!(l.predicted.end, End::Dropped { .. }))
+                {
                     let sep = if l.verdict.ends_with('.') { " " } else { ". " };
                     l.verdict += sep;
-                    l.verdict += &if shown.is_empty() {
-                        "The kernel recorded no specific drop reason meanwhile.".to_string()
+                    if shown.is_empty() {
+                        l.verdict += "The kernel recorded no specific drop reason meanwhile.";
                     } else {
-                        format!("The kernel's drop reasons meanwhile (whole machine): {}.", shown.join(", "))
-                    };
+                        let _ = write!(
+                            l.verdict,
+                            "The kernel's drop reasons meanwhile (whole machine): {}.",
+                            shown.join(", ")
+                        );
+                    }
                 }
                 self.kernel_drops = Some(d);
             }

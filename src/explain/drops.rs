@@ -35,7 +35,10 @@ pub struct DropWatch {
 }
 
 fn enable(instance: &Path, on: bool) -> std::io::Result<()> {
-    fs::write(instance.join("events/skb/kfree_skb/enable"), if on { "1" } else { "0" })
+    fs::write(
+        instance.join("events/skb/kfree_skb/enable"),
+        if on { "1" } else { "0" },
+    )
 }
 
 impl DropWatch {
@@ -43,14 +46,25 @@ impl DropWatch {
     pub fn start() -> Result<Self, String> {
         let base = Path::new(TRACEFS);
         if !base.join("events").is_dir() {
-            nix::mount::mount(Some("nodev"), base, Some("tracefs"), nix::mount::MsFlags::empty(), None::<&str>)
-                .map_err(|e| format!("tracefs is not mounted on {TRACEFS} and mounting it failed: {e}"))?;
+            nix::mount::mount(
+                Some("nodev"),
+                base,
+                Some("tracefs"),
+                nix::mount::MsFlags::empty(),
+                None::<&str>,
+            )
+            .map_err(|e| {
+                format!("tracefs is not mounted on {TRACEFS} and mounting it failed: {e}")
+            })?;
         }
         if !base.join("events/skb/kfree_skb").is_dir() {
             return Err("this kernel has no skb:kfree_skb trace event".into());
         }
-        let instance = base.join("instances").join(format!("vxlab-{}", std::process::id()));
-        fs::create_dir(&instance).map_err(|e| format!("cannot create tracefs instance {}: {e}", instance.display()))?;
+        let instance = base
+            .join("instances")
+            .join(format!("vxlab-{}", std::process::id()));
+        fs::create_dir(&instance)
+            .map_err(|e| format!("cannot create tracefs instance {}: {e}", instance.display()))?;
         if let Err(e) = enable(&instance, true) {
             let _ = fs::remove_dir(&instance);
             return Err(format!("cannot enable skb:kfree_skb: {e}"));
@@ -63,7 +77,10 @@ impl DropWatch {
         let text = fs::read_to_string(self.instance.join("trace")).unwrap_or_default();
         let _ = enable(&self.instance, false);
         let _ = fs::remove_dir(&self.instance);
-        parse(&text).into_iter().filter(|d| matches!(d.protocol, 0x0800 | 0x0806)).collect()
+        parse(&text)
+            .into_iter()
+            .filter(|d| matches!(d.protocol, 0x0800 | 0x0806))
+            .collect()
     }
 }
 
@@ -77,17 +94,26 @@ fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
 pub fn parse(text: &str) -> Vec<KernelDrop> {
     let mut counts: BTreeMap<(String, String, u16), usize> = BTreeMap::new();
     for line in text.lines().filter(|l| l.contains("kfree_skb:")) {
-        let (Some(reason), Some(location), Some(protocol)) =
-            (field(line, "reason: "), field(line, "location="), field(line, "protocol=").and_then(|p| p.parse().ok()))
-        else {
+        let (Some(reason), Some(location), Some(protocol)) = (
+            field(line, "reason: "),
+            field(line, "location="),
+            field(line, "protocol=").and_then(|p| p.parse().ok()),
+        ) else {
             continue;
         };
         let location = location.split('+').next().unwrap_or(location).to_string();
-        *counts.entry((reason.to_string(), location, protocol)).or_default() += 1;
+        *counts
+            .entry((reason.to_string(), location, protocol))
+            .or_default() += 1;
     }
     counts
         .into_iter()
-        .map(|((reason, location, protocol), count)| KernelDrop { reason, location, protocol, count })
+        .map(|((reason, location, protocol), count)| KernelDrop {
+            reason,
+            location,
+            protocol,
+            count,
+        })
         .collect()
 }
 
@@ -103,7 +129,15 @@ mod tests {
             ping-9 [001] ..... 10.3: kfree_skb: skbaddr=0002 rx_sk=0000 protocol=2054 location=neigh_invalidate+0x8c/0x130 reason: NEIGH_FAILED\n";
         let d = parse(text);
         assert_eq!(d.len(), 2);
-        assert_eq!((d[1].reason.as_str(), d[1].location.as_str(), d[1].protocol, d[1].count), ("VXLAN_VNI_NOT_FOUND", "vxlan_rcv", 2048, 2));
+        assert_eq!(
+            (
+                d[1].reason.as_str(),
+                d[1].location.as_str(),
+                d[1].protocol,
+                d[1].count
+            ),
+            ("VXLAN_VNI_NOT_FOUND", "vxlan_rcv", 2048, 2)
+        );
         assert_eq!(d[0].reason, "NEIGH_FAILED");
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod wire;
 
+use std::fmt::Write as _;
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -179,10 +180,8 @@ pub fn root_snapshot() -> String {
         "net/ipv4/conf/all/rp_filter",
         "net/ipv4/conf/all/forwarding",
     ] {
-        s += &format!(
-            "{k}={}",
-            std::fs::read_to_string(format!("/proc/sys/{k}")).unwrap_or_default()
-        );
+        let value = std::fs::read_to_string(format!("/proc/sys/{k}")).unwrap_or_default();
+        let _ = write!(s, "{k}={value}");
     }
     s
 }
