@@ -51,7 +51,7 @@ pub enum TransportKey {
 
 impl TransportKey {
     /// The fields that survive NAT: ports and ICMP echo ids cleared.
-    fn without_nat_fields(self) -> Self {
+    pub fn without_nat_fields(self) -> Self {
         match self {
             Self::Icmp {
                 icmp_type,
@@ -127,13 +127,25 @@ impl FlowKey {
     /// True if `self` and `other` are the same packet, allowing for NAT: compares everything
     /// except addresses, ports and the ICMP echo id.
     pub fn matches_across_nat(&self, other: &Self) -> bool {
-        self.protocol == other.protocol
-            && self.ip_id == other.ip_id
-            && self.transport.without_nat_fields() == other.transport.without_nat_fields()
-            && self.payload_len == other.payload_len
-            && self.payload_hash == other.payload_hash
+        self.nat_identity() == other.nat_identity()
+    }
+
+    /// What [`matches_across_nat`](Self::matches_across_nat) compares, as a hashable key:
+    /// equal for every sighting of one packet, before and after NAT.
+    pub fn nat_identity(&self) -> NatIdentity {
+        (
+            self.protocol,
+            self.ip_id,
+            self.transport.without_nat_fields(),
+            self.payload_len,
+            self.payload_hash,
+        )
     }
 }
+
+/// The identity of a packet across NAT: protocol, IP id, transport fields NAT keeps,
+/// payload length and hash.
+pub type NatIdentity = (IpProto, Option<u32>, TransportKey, usize, u64);
 
 /// A stable 64-bit FNV-1a hash of `data` (the same on every run, platform and version).
 pub fn payload_hash(data: &[u8]) -> u64 {

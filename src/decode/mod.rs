@@ -46,7 +46,7 @@ pub use arp::{ARP_LEN, Arp};
 pub use checksum::{Checksum, internet_checksum, transport_checksum};
 pub use error::{DecodeError, ErrorReason};
 pub use ethernet::{ETHERNET_LEN, EtherType, Ethernet, LinkAddr, MacAddr, Sll, Vlan};
-pub use flow::{FlowKey, TransportKey, payload_hash};
+pub use flow::{FlowKey, NatIdentity, TransportKey, payload_hash};
 pub use hex::Hex;
 pub use icmp::{ICMP_LEN, ICMPV6_LEN, IGMP_MIN_LEN, Icmp, Icmpv6, Igmp, IgmpGroupRecord};
 pub use ip::{IPV4_MIN_LEN, IpProto, Ipv4, TlvOptions};

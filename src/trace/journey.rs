@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::topology::Topology;
 use crate::capture::{Dir, Frame, Point};
-use crate::decode::{DecodeOptions, IpProto, Layer, Packet, TransportKey, decode};
+use crate::decode::{DecodeOptions, Layer, NatIdentity, Packet, decode};
 
 /// VXLAN encapsulation seen at a hop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -76,40 +76,6 @@ struct Sighting {
     inner_mac_src: Option<String>,
 }
 
-/// What identifies a packet across hops, NAT included: protocol, IP id, the transport
-/// fields NAT keeps, and the payload.
-type GroupKey = (IpProto, Option<u32>, TransportKey, usize, u64);
-
-fn nat_invariant(t: TransportKey) -> TransportKey {
-    match t {
-        TransportKey::Icmp {
-            icmp_type,
-            code,
-            seq,
-            ..
-        } => TransportKey::Icmp {
-            icmp_type,
-            code,
-            id: None,
-            seq,
-        },
-        TransportKey::Tcp {
-            seq, ack, flags, ..
-        } => TransportKey::Tcp {
-            src_port: 0,
-            dst_port: 0,
-            seq,
-            ack,
-            flags,
-        },
-        TransportKey::Udp { .. } => TransportKey::Udp {
-            src_port: 0,
-            dst_port: 0,
-        },
-        TransportKey::None => TransportKey::None,
-    }
-}
-
 fn ports(p: &Packet<'_>) -> (Option<u16>, Option<u16>) {
     let inner = p.innermost();
     inner
@@ -137,7 +103,7 @@ fn encap(p: &Packet<'_>) -> Option<Encap> {
     })
 }
 
-fn sighting(frame: usize, f: &Frame, opts: &DecodeOptions) -> Option<(GroupKey, Sighting)> {
+fn sighting(frame: usize, f: &Frame, opts: &DecodeOptions) -> Option<(NatIdentity, Sighting)> {
     let p = decode(&f.data, opts);
     let key = p.inner_key()?;
     let ip = p.ip()?;
@@ -146,13 +112,7 @@ fn sighting(frame: usize, f: &Frame, opts: &DecodeOptions) -> Option<(GroupKey, 
         Layer::Ethernet(e) => Some(e.src.to_string()),
         _ => None,
     });
-    let group = (
-        key.protocol,
-        key.ip_id,
-        nat_invariant(key.transport),
-        key.payload_len,
-        key.payload_hash,
-    );
+    let group = key.nat_identity();
     Some((
         group,
         Sighting {
@@ -288,8 +248,8 @@ pub fn correlate(
     opts: &DecodeOptions,
     source: Option<&str>,
 ) -> Vec<Journey> {
-    let mut groups: HashMap<GroupKey, Vec<Sighting>> = HashMap::new();
-    let mut first_seen: Vec<GroupKey> = Vec::new();
+    let mut groups: HashMap<NatIdentity, Vec<Sighting>> = HashMap::new();
+    let mut first_seen: Vec<NatIdentity> = Vec::new();
     for (i, f) in frames.iter().enumerate() {
         if let Some((k, s)) = sighting(i, f, opts) {
             let g = groups.entry(k).or_default();

@@ -10,7 +10,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::IpAddr;
 
 use crate::capture::{Frame, Point};
-use crate::decode::{DecodeOptions, FlowKey, TransportKey, decode};
+use crate::decode::{DecodeOptions, FlowKey, decode};
 
 /// How many frames the panel keeps.
 pub const RING_CAPACITY: usize = 100_000;
@@ -33,42 +33,8 @@ pub struct Captured {
 
 /// The fingerprint of [`Captured::key`]: the fields [`FlowKey::matches_across_nat`] compares.
 pub fn nat_key(k: &FlowKey) -> u64 {
-    let transport = match k.transport {
-        TransportKey::Icmp {
-            icmp_type,
-            code,
-            seq,
-            ..
-        } => TransportKey::Icmp {
-            icmp_type,
-            code,
-            id: None,
-            seq,
-        },
-        TransportKey::Tcp {
-            seq, ack, flags, ..
-        } => TransportKey::Tcp {
-            src_port: 0,
-            dst_port: 0,
-            seq,
-            ack,
-            flags,
-        },
-        TransportKey::Udp { .. } => TransportKey::Udp {
-            src_port: 0,
-            dst_port: 0,
-        },
-        TransportKey::None => TransportKey::None,
-    };
     let mut h = DefaultHasher::new();
-    (
-        k.protocol.0,
-        k.ip_id,
-        transport,
-        k.payload_len,
-        k.payload_hash,
-    )
-        .hash(&mut h);
+    k.nat_identity().hash(&mut h);
     h.finish()
 }
 
