@@ -197,11 +197,18 @@ impl Op {
                     words[0] = quote(&words[0]);
                 }
                 let rest: Vec<String> = words[1..].iter().map(|w| quote(w)).collect();
-                format!(
+                let start = format!(
                     "ip netns exec {netns} setsid {} {} </dev/null >/dev/null 2>&1 &",
                     words[0],
                     rest.join(" ")
-                )
+                );
+                match program {
+                    // As `up` does: the lab is ready once the server listens.
+                    Program::Http { port, .. } => format!(
+                        "{start}\nuntil ip netns exec {netns} ss -Hltn 'sport = :{port}' | grep -q .; do sleep 0.02; done"
+                    ),
+                    Program::Command(_) => start,
+                }
             }
             Op::AddNatChain { netns, chain } => {
                 format!("ip netns exec {netns} iptables -t nat -N {}", quote(chain))
