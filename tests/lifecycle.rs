@@ -196,9 +196,9 @@ fn racing_ups_of_one_lab_build_it_once() {
     let ns1 = vxlab::model::netns_name(&name, "host/ns1");
     let ping = Command::new("ip")
         .args(["netns", "exec", &ns1, "ping", "-c1", "-W1", "170.19.0.2"])
-        .status()
+        .output()
         .unwrap();
-    assert!(ping.success(), "the lab that won works");
+    assert!(ping.status.success(), "the lab that won works");
     let out = Command::new(exe).args(["down", &name]).output().unwrap();
     assert!(out.status.success());
     assert!(lifecycle::namespaces_of(&name).is_empty());
