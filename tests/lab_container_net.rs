@@ -4,11 +4,10 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::wire::{Capture, encapsulated, mac_of};
-use common::{TestLab, root_snapshot};
+use common::{TestLab, root_snapshot, vxlab};
 use serde_json::Value;
 
 /// `(machine, its underlay address, its container's address)`, as in the write-up (the
@@ -250,20 +249,6 @@ fn nat_out_faults_cut_only_ubuntu1s_container_off() {
 
 /// `vxlab ARGS` with the binary under test: its standard output, after checking it
 /// succeeded.
-fn vxlab(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_vxlab"))
-        .args(args)
-        .output()
-        .expect("run vxlab");
-    assert!(
-        out.status.success(),
-        "vxlab {}: {}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn hops(j: &Value) -> Vec<String> {
     j["hops"]

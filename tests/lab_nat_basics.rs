@@ -5,33 +5,17 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 use common::wire::Capture;
-use common::{TestLab, root_snapshot};
+use common::{TestLab, root_snapshot, vxlab};
 
 const OWN: &str = "170.19.0.1";
 const NS2: &str = "170.19.0.2";
 const BRIDGE: &str = "170.19.0.3";
 const HOST_ETH0: &str = "10.0.4.13";
 const OUTSIDE: &str = "180.76.76.76";
-
-/// `vxlab ARGS` with the binary under test, asserting success.
-fn vxlab(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_vxlab"))
-        .args(args)
-        .output()
-        .expect("run vxlab");
-    assert!(
-        out.status.success(),
-        "vxlab {}: {}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// `curl` from `node`, 2 s at most.
 fn curl(lab: &TestLab, node: &str, url: &str) -> Output {

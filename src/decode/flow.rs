@@ -51,6 +51,7 @@ pub enum TransportKey {
 
 impl TransportKey {
     /// The fields that survive NAT: ports and ICMP echo ids cleared.
+    #[must_use]
     pub fn without_nat_fields(self) -> Self {
         match self {
             Self::Icmp {

@@ -148,6 +148,22 @@ pub fn kernel() -> Netlink {
     k
 }
 
+/// `vxlab ARGS` with the binary under test, asserting success; returns stdout.
+pub fn vxlab(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_vxlab"))
+        .args(args)
+        .output()
+        .expect("run vxlab");
+    assert!(
+        out.status.success(),
+        "vxlab {}: {}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A current-thread runtime for one call.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
