@@ -247,9 +247,6 @@ fn nat_out_faults_cut_only_ubuntu1s_container_off() {
     assert_eq!(before, root_snapshot());
 }
 
-/// `vxlab ARGS` with the binary under test: its standard output, after checking it
-/// succeeded.
-
 fn hops(j: &Value) -> Vec<String> {
     j["hops"]
         .as_array()
