@@ -750,33 +750,44 @@ impl Checker {
         }
     }
 
+    /// A `net.*` key and a one-line value, as `[[sysctl]]` and sysctl faults write them.
+    fn sysctl_setting(
+        &mut self,
+        key: &Text,
+        value: &Spanned<crate::scenario::SysctlValue>,
+    ) -> Option<(String, String)> {
+        let k = key.get_ref();
+        let well_formed = k.starts_with("net.")
+            && !k.contains("..")
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !well_formed {
+            self.err_help(
+                key.span(),
+                format!("`{k}` is not a per-namespace sysctl"),
+                "only net.* keys are allowed: they belong to the lab's namespace, not to the host",
+            );
+            return None;
+        }
+        let v = value.get_ref().to_string();
+        if v.is_empty() || v.chars().any(char::is_control) {
+            self.err(value.span(), "a sysctl value must be one line of text");
+            return None;
+        }
+        Some((k.clone(), v))
+    }
+
     fn sysctls(&mut self, s: &Scenario, lab: &mut Lab) {
         for x in &s.sysctls {
             let Some(node) = self.node_ref(&x.node) else {
                 continue;
             };
-            let key = x.key.get_ref();
-            let well_formed = key.starts_with("net.")
-                && !key.contains("..")
-                && key
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-            if !well_formed {
-                self.err_help(
-                    x.key.span(),
-                    format!("`{key}` is not a per-namespace sysctl"),
-                    "only net.* keys are allowed: they belong to the lab's namespace, not to the host",
-                );
+            let Some((key, value)) = self.sysctl_setting(&x.key, &x.value) else {
                 continue;
-            }
-            let value = x.value.get_ref().to_string();
-            if value.is_empty() || value.chars().any(char::is_control) {
-                self.err(x.value.span(), "a sysctl value must be one line of text");
-                continue;
-            }
+            };
             lab.sysctls.push(Sysctl {
                 node,
-                key: key.clone(),
+                key,
                 value,
                 origin: Origin::Scenario,
             });

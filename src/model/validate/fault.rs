@@ -137,30 +137,8 @@ impl Checker {
 
     fn fault_sysctl(&mut self, x: &scenario::FaultSysctl) -> Option<FaultAction> {
         let node = self.node_ref(&x.node)?;
-        let key = x.key.get_ref();
-        let well_formed = key.starts_with("net.")
-            && !key.contains("..")
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-        if !well_formed {
-            self.err_help(
-                x.key.span(),
-                format!("`{key}` is not a per-namespace sysctl"),
-                "only net.* keys are allowed",
-            );
-            return None;
-        }
-        let value = x.value.get_ref().to_string();
-        if value.is_empty() || value.chars().any(char::is_control) {
-            self.err(x.value.span(), "a sysctl value must be one line of text");
-            return None;
-        }
-        Some(FaultAction::Sysctl {
-            node,
-            key: key.clone(),
-            value,
-        })
+        let (key, value) = self.sysctl_setting(&x.key, &x.value)?;
+        Some(FaultAction::Sysctl { node, key, value })
     }
 
     fn fault_route(&mut self, x: &scenario::FaultRoute, lab: &Lab) -> Option<FaultAction> {
