@@ -28,6 +28,13 @@ pub enum Outcome {
     GaveUp,
 }
 
+/// The exercise under way in `p`, if any.
+fn current<'a>(lab: &'a Lab, p: &Progress) -> Option<&'a Exercise> {
+    p.current
+        .as_ref()
+        .and_then(|c| lab.exercises.iter().find(|x| &x.name == c))
+}
+
 /// A lab's exercise progress.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Progress {
@@ -96,11 +103,7 @@ pub fn check(lab: &Lab, x: &Exercise) -> io::Result<bool> {
 /// `None` when every exercise is finished.
 pub async fn start<'a>(lab: &'a Lab, nl: &mut Netlink) -> Result<Option<&'a Exercise>, FaultError> {
     let mut p = load(&lab.name)?;
-    if let Some(x) = p
-        .current
-        .as_ref()
-        .and_then(|c| lab.exercises.iter().find(|x| &x.name == c))
-    {
+    if let Some(x) = current(lab, &p) {
         return Ok(Some(x));
     }
     let Some(x) = lab
@@ -123,11 +126,7 @@ pub async fn start<'a>(lab: &'a Lab, nl: &mut Netlink) -> Result<Option<&'a Exer
 /// whether it passed; `None` if no exercise is under way.
 pub fn check_current(lab: &Lab) -> Result<Option<(&Exercise, bool)>, FaultError> {
     let mut p = load(&lab.name)?;
-    let Some(x) = p
-        .current
-        .as_ref()
-        .and_then(|c| lab.exercises.iter().find(|x| &x.name == c))
-    else {
+    let Some(x) = current(lab, &p) else {
         return Ok(None);
     };
     let ok = check(lab, x)?;
@@ -143,11 +142,7 @@ pub fn check_current(lab: &Lab) -> Result<Option<(&Exercise, bool)>, FaultError>
 /// The next hint of the exercise under way, and its number, if there is one left.
 pub fn hint(lab: &Lab) -> Result<Option<(usize, &str)>, FaultError> {
     let mut p = load(&lab.name)?;
-    let Some(x) = p
-        .current
-        .as_ref()
-        .and_then(|c| lab.exercises.iter().find(|x| &x.name == c))
-    else {
+    let Some(x) = current(lab, &p) else {
         return Ok(None);
     };
     let n = p.hints.get(&x.name).copied().unwrap_or(0);
@@ -165,11 +160,7 @@ pub async fn give_up<'a>(
     nl: &mut Netlink,
 ) -> Result<Option<&'a Exercise>, FaultError> {
     let mut p = load(&lab.name)?;
-    let Some(x) = p
-        .current
-        .as_ref()
-        .and_then(|c| lab.exercises.iter().find(|x| &x.name == c))
-    else {
+    let Some(x) = current(lab, &p) else {
         return Ok(None);
     };
     if record::load(&lab.name, &x.fault)?.is_some() {
