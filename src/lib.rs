@@ -21,6 +21,7 @@ pub mod observe;
 pub mod pcapfile;
 pub mod plan;
 pub mod process;
+pub mod rootless;
 pub mod scenario;
 pub mod sys;
 pub mod trace;

@@ -142,17 +142,12 @@ pub fn recorded_ipvs_emulated(name: &str) -> bool {
 /// are applied with are installed.
 fn preflight_nat(lab: &Lab) -> Result<(), UpError> {
     if let Some(s) = lab.ipvs.iter().find(|s| !s.emulated)
-        && !crate::ipvs::kernel_has_ipvs()
+        && let Some(why) = crate::ipvs::unavailable()
     {
         return Err(UpError::Preflight(format!(
-            "this kernel has no IPVS: kernel module ip_vs is missing ({} does not exist; \
-             `modprobe ip_vs` where modules can be loaded), and lab `{}` has IPVS service {} in {}; \
-             bring it up with --emulate-ipvs to build its IPVS services with nftables instead; \
-             nothing was changed",
-            crate::ipvs::PROC_DIR,
-            lab.name,
-            s,
-            s.node
+            "{why}, and lab `{}` has IPVS service {} in {}; bring it up with --emulate-ipvs to \
+             build its IPVS services with nftables instead; nothing was changed",
+            lab.name, s, s.node
         )));
     }
     let nft = !lab.nat.is_empty() || !lab.services.is_empty() || lab.ipvs_emulated();

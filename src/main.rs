@@ -15,9 +15,16 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "vxlab", version, propagate_version = true, after_help = EXAMPLES)]
 struct Cli {
+    #[arg(long, global = true, help = ROOTLESS)]
+    rootless: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
+
+const ROOTLESS: &str = "Run without root: labs live inside a user namespace vxlab makes and \
+keeps for you (its own network, mounts and /run), so nothing on the host can be touched. Every \
+command that uses labs needs the flag, or VXLAB_ROOTLESS=1 in the environment. Unavailable \
+there: IPVS (labs emulate it with nftables) and kernel drop reasons";
 
 const EXAMPLES: &str = "\
 Examples:
@@ -26,7 +33,8 @@ Examples:
   sudo vxlab exec docker-overlay hostA/container -- ping -c1 10.0.0.14
   sudo vxlab down docker-overlay        remove it
   vxlab script labs/vxlab-p2p.toml      the same lab as ip/bridge commands
-  vxlab lint labs/*.toml                check scenarios without root";
+  vxlab lint labs/*.toml                check scenarios without root
+  vxlab --rootless up nat-basics        no sudo: the lab lives in a user namespace";
 
 #[derive(Subcommand)]
 enum Command {
@@ -86,12 +94,65 @@ enum Command {
     /// vxlab's tiny HTTP server, run by labs' `http = PORT` processes.
     #[command(hide = true)]
     ServeHttp(cmd::ServeHttpArgs),
+    /// Keeps open the user namespace that holds rootless labs (see --rootless).
+    #[command(name = vxlab::rootless::HOLDER_COMMAND, hide = true)]
+    WorldHolder,
+}
+
+impl Command {
+    /// Whether the command builds, reads or changes labs (so `--rootless` runs it inside
+    /// the user's rootless world), rather than only reading files or running inside a lab.
+    fn uses_labs(this: Option<&Self>) -> bool {
+        !matches!(
+            this,
+            Some(
+                Self::Lint(_)
+                    | Self::Script(_)
+                    | Self::Read(_)
+                    | Self::Labs
+                    | Self::BenchUi(_)
+                    | Self::Agent(_)
+                    | Self::OvsHost(_)
+                    | Self::ServeHttp(_)
+                    | Self::WorldHolder
+            )
+        )
+    }
+}
+
+fn rootless_requested(cli: &Cli) -> bool {
+    cli.rootless || std::env::var_os("VXLAB_ROOTLESS").is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 fn main() -> ExitCode {
     vxlab::sys::default_sigpipe();
     let cli = Cli::parse();
-    let result = match cli.command {
+    let world = if rootless_requested(&cli) && Command::uses_labs(cli.command.as_ref()) {
+        match vxlab::rootless::enter() {
+            Ok(world) => world,
+            Err(e) => {
+                eprintln!("vxlab: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    let result = run(cli.command);
+    if let Some(world) = world {
+        world.leave();
+    }
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vxlab: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Option<Command>) -> anyhow::Result<ExitCode> {
+    match command {
         None => cmd::ui(&cmd::UiArgs::default_lab()),
         Some(Command::Lint(a)) => cmd::lint(&a),
         Some(Command::Up(a)) => cmd::up(&a),
@@ -115,12 +176,9 @@ fn main() -> ExitCode {
         Some(Command::ServeHttp(a)) => cmd::serve_http(&a),
         Some(Command::Agent(a)) => cmd::agent(&a),
         Some(Command::OvsHost(a)) => cmd::ovs_host(&a),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("vxlab: {e:#}");
-            ExitCode::FAILURE
+        Some(Command::WorldHolder) => {
+            vxlab::rootless::hold()?;
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -11,7 +11,7 @@ use vxlab::plan::script::{down_script, up_script};
 use vxlab::plan::{Op, plan};
 use vxlab::{httpd, labs, lifecycle, netns};
 
-use super::load::{load, require_root};
+use super::load::{invocation, load, require_root};
 
 /// `vxlab lint FILE...`
 #[derive(Args)]
@@ -146,7 +146,9 @@ pub fn up(a: &UpArgs) -> Result<ExitCode> {
     }
     if a.emulate_ipvs {
         l.lab = l.lab.emulate_ipvs();
-    } else if l.lab.needs_kernel_ipvs() && !vxlab::ipvs::kernel_has_ipvs() {
+    } else if l.lab.needs_kernel_ipvs()
+        && let Some(why) = vxlab::ipvs::unavailable()
+    {
         let s = l
             .lab
             .ipvs
@@ -154,12 +156,11 @@ pub fn up(a: &UpArgs) -> Result<ExitCode> {
             .find(|s| !s.emulated)
             .map(ToString::to_string);
         bail!(
-            "this kernel has no IPVS (kernel module ip_vs is missing: {} does not exist), and lab \
-             `{}` has IPVS service {}; nothing was changed.\n  Build it with an nftables emulation \
-             of IPVS instead:  sudo vxlab up --emulate-ipvs {}{}",
-            vxlab::ipvs::PROC_DIR,
+            "{why}, and lab `{}` has IPVS service {}; nothing was changed.\n  Build it with an \
+             nftables emulation of IPVS instead:  {} up --emulate-ipvs {}{}",
             l.lab.name,
             s.unwrap_or_default(),
+            invocation(),
             a.name
                 .as_ref()
                 .map(|n| format!("--name {n} "))
@@ -177,10 +178,12 @@ pub fn up(a: &UpArgs) -> Result<ExitCode> {
 
 /// `lab` with IPVS emulated if it needs IPVS and this kernel has none, saying so.
 pub(crate) fn emulate_ipvs_if_missing(lab: vxlab::model::Lab) -> vxlab::model::Lab {
-    if lab.needs_kernel_ipvs() && !vxlab::ipvs::kernel_has_ipvs() {
+    if lab.needs_kernel_ipvs()
+        && let Some(why) = vxlab::ipvs::unavailable()
+    {
         eprintln!(
-            "vxlab: this kernel has no IPVS (ip_vs): the IPVS services of lab `{}` are EMULATED \
-             with nftables (as with `vxlab up --emulate-ipvs`; see `vxlab status`)",
+            "vxlab: {why}: the IPVS services of lab `{}` are EMULATED with nftables (as with \
+             `vxlab up --emulate-ipvs`; see `vxlab status`)",
             lab.name
         );
         return lab.emulate_ipvs();
@@ -241,16 +244,17 @@ fn hints(lab: &vxlab::model::Lab) {
         .find(|n| n.kind == NodeKind::Namespace)
         .or(lab.nodes.first());
     if lab.ipvs_emulated() {
-        println!("IPVS:         EMULATED with nftables (this kernel has no ip_vs)");
+        println!("IPVS:         EMULATED with nftables (no usable ip_vs here)");
     }
-    println!("Look inside:  sudo vxlab status {}", lab.name);
+    let vxlab = invocation();
+    println!("Look inside:  {vxlab} status {}", lab.name);
     if let Some(n) = first {
         println!(
-            "Run in a node: sudo vxlab exec {} {} -- ip addr",
+            "Run in a node: {vxlab} exec {} {} -- ip addr",
             lab.name, n.id
         );
     }
-    println!("Remove it:    sudo vxlab down {}", lab.name);
+    println!("Remove it:    {vxlab} down {}", lab.name);
 }
 
 /// `vxlab down`

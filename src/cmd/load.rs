@@ -78,6 +78,15 @@ pub fn running(name: &str) -> Result<Loaded> {
     load(name).with_context(|| format!("lab `{name}` has no record in {}", lifecycle::STATE_DIR))
 }
 
+/// How the user runs vxlab commands that need namespaces, for the hints vxlab prints.
+pub fn invocation() -> &'static str {
+    if vxlab::rootless::inside_world() {
+        "vxlab --rootless"
+    } else {
+        "sudo vxlab"
+    }
+}
+
 /// Fails with advice unless this process may create namespaces.
 pub fn require_root(what: &str) -> Result<()> {
     const CAP_NET_ADMIN: u32 = 12;
@@ -96,7 +105,9 @@ pub fn require_root(what: &str) -> Result<()> {
     if !(has(CAP_NET_ADMIN) && has(CAP_SYS_ADMIN)) {
         bail!(
             "`vxlab {what}` needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to create and enter network \
-             namespaces; run it with sudo. `vxlab lint` and `vxlab script` work without root."
+             namespaces: run it with sudo, or without root as `vxlab --rootless {what} …` (the \
+             labs then live in a user namespace of yours; no IPVS there). `vxlab lint`, `vxlab \
+             script` and `vxlab read` work without root."
         );
     }
     Ok(())

@@ -21,9 +21,26 @@ pub use message::Virtual;
 /// Where a kernel with IPVS shows its sysctls; absent without the `ip_vs` module.
 pub const PROC_DIR: &str = "/proc/sys/net/ipv4/vs";
 
-/// Whether the running kernel has IPVS (module `ip_vs` loaded or built in).
+/// Whether IPVS can be used here: the kernel has it (module `ip_vs` loaded or built in)
+/// and vxlab may program it (see [`unavailable`]).
 pub fn kernel_has_ipvs() -> bool {
-    Path::new(PROC_DIR).is_dir()
+    unavailable().is_none()
+}
+
+/// Why IPVS cannot be used here, if it cannot.
+pub fn unavailable() -> Option<String> {
+    if !Path::new(PROC_DIR).is_dir() {
+        return Some(format!(
+            "this kernel has no IPVS (kernel module ip_vs is missing: {PROC_DIR} does not exist; \
+             `modprobe ip_vs` where modules can be loaded)"
+        ));
+    }
+    // The IPVS netlink family checks CAP_NET_ADMIN in the initial user namespace.
+    crate::rootless::in_user_namespace().then(|| {
+        "IPVS cannot be programmed from a user namespace (rootless mode): the kernel asks for \
+         CAP_NET_ADMIN in the host's initial namespace"
+            .to_string()
+    })
 }
 
 /// Why an IPVS request failed.
