@@ -140,7 +140,13 @@ fn main() -> ExitCode {
     };
     let result = run(cli.command);
     if let Some(world) = world {
-        world.leave();
+        let (created, holder) = (world.created(), world.holder());
+        if !world.leave() && created {
+            eprintln!(
+                "vxlab: rootless: your labs live in a user namespace made for them, kept open by \
+                 process {holder}; the last lab's `down` removes it."
+            );
+        }
     }
     match result {
         Ok(code) => code,

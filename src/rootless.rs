@@ -88,6 +88,7 @@ pub struct World {
     /// Shared while inside; [`World::leave`] takes it exclusively to end the world.
     lock: Flock<File>,
     holder: Pid,
+    created: bool,
 }
 
 /// Puts this process in the user's world, making the world first if there is none. `None`
@@ -112,23 +113,43 @@ pub fn enter() -> Result<Option<World>, RootlessError> {
         .map_err(|(_, e)| io_step("lock the world")(errno(e)))?;
     if let Some(holder) = recorded_holder(&dir) {
         join(holder)?;
-        return Ok(Some(World { home, lock, holder }));
+        return Ok(Some(World {
+            home,
+            lock,
+            holder,
+            created: false,
+        }));
     }
     lock.relock(FlockArg::LockExclusive)
         .map_err(|e| io_step("lock the world")(errno(e)))?;
-    let holder = match recorded_holder(&dir) {
+    let (holder, created) = match recorded_holder(&dir) {
         Some(holder) => {
             join(holder)?;
-            holder
+            (holder, false)
         }
-        None => create(&dir)?,
+        None => (create(&dir)?, true),
     };
     lock.relock(FlockArg::LockShared)
         .map_err(|e| io_step("lock the world")(errno(e)))?;
-    Ok(Some(World { home, lock, holder }))
+    Ok(Some(World {
+        home,
+        lock,
+        holder,
+        created,
+    }))
 }
 
 impl World {
+    /// Whether this process made the world (rather than joining it).
+    pub fn created(&self) -> bool {
+        self.created
+    }
+
+    /// The process keeping the world open.
+    pub fn holder(&self) -> i32 {
+        self.holder.as_raw()
+    }
+
     /// Leaves the world: ends it if it holds no lab and no other vxlab is inside. Returns
     /// whether it ended.
     pub fn leave(self) -> bool {

@@ -117,7 +117,10 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if names.is_empty() {
-        println!("no lab is up; start one with `vxlab up LAB` (see `vxlab labs`)");
+        println!(
+            "no lab is up; start one with `{} up LAB` (see `vxlab labs`)",
+            super::load::invocation()
+        );
     }
     for n in &names {
         print_lab(n, true)?;
