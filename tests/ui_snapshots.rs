@@ -699,3 +699,88 @@ fn netfilter_tabs_poll_the_selected_node_and_highlight_changes() {
     );
     assert!(screen(&m).contains("waiting for the first poll…"));
 }
+
+#[test]
+fn long_nat_rules_scroll_sideways() {
+    let mut m = attached(false);
+    let _ = update(&mut m, Msg::Resize(100, 30));
+    let _ = update(&mut m, key(KeyCode::Char('6')));
+    let long = "ip saddr 10.0.0.0/24 ip daddr != 10.0.0.0/24 oifname != \"edge_bridge\" \
+                meta l4proto tcp th dport { 80, 443, 8080, 8443 } ct state new \
+                log prefix \"vxlab masquerade: \" masquerade random,persistent";
+    let _ = update(
+        &mut m,
+        Msg::Polled {
+            node: "hostA/sandbox_2".into(),
+            polled: Box::new(vxlab::ui::Polled {
+                nat: Ok(vec![nft("postrouting", 9, long, Some(7))]),
+                ipvs: Ok(Vec::new()),
+                conntrack: Ok(Vec::new()),
+            }),
+        },
+    );
+    let text = screen(&m);
+    assert!(!text.contains("random,persistent"), "{text}");
+    assert!(text.contains("</> columns 1-"), "{text}");
+    // `>` scrolls a third of the pane at a time, up to the end of the longest row.
+    for _ in 0..20 {
+        let _ = update(&mut m, key(KeyCode::Char('>')));
+    }
+    let text = screen(&m);
+    assert!(text.contains("random,persistent"), "{text}");
+    assert!(!text.contains("postrouting"), "{text}");
+    insta::assert_snapshot!("nat_scrolled", draw(&m).backend());
+    for _ in 0..20 {
+        let _ = update(&mut m, key(KeyCode::Char('<')));
+    }
+    assert_eq!(m.table_hscroll, 0);
+    assert!(screen(&m).contains("postrouting"));
+    // Another tab starts at the left again.
+    let _ = update(&mut m, key(KeyCode::Char('>')));
+    let _ = update(&mut m, key(KeyCode::Char('8')));
+    assert_eq!(m.table_hscroll, 0);
+}
+
+#[test]
+fn exercise_under_way_is_shown_and_follows_its_progress() {
+    use vxlab::fault::exercise::{Outcome, Progress};
+    let mut m = attached(false);
+    assert!(init(&mut m).contains(&Cmd::WatchExercises));
+    assert!(!screen(&m).contains("exercise 1"));
+    let mut p = Progress {
+        current: Some("arp-across-the-overlay".into()),
+        ..Progress::default()
+    };
+    let _ = update(&mut m, Msg::Exercise(Box::new(p.clone())));
+    let text = screen(&m);
+    assert!(
+        text.contains("exercise 1 of 3: arp-across-the-overlay (under way)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("The container on machine A (10.0.0.4)"),
+        "{text}"
+    );
+    assert!(text.contains("not checked yet"), "{text}");
+    assert!(!text.contains("hint 1"), "{text}");
+    // Another terminal asks for a hint and checks: the strip follows.
+    p.hints.insert("arp-across-the-overlay".into(), 2);
+    p.failed_checks.insert("arp-across-the-overlay".into(), 1);
+    let _ = update(&mut m, Msg::Exercise(Box::new(p.clone())));
+    let text = screen(&m);
+    assert!(text.contains("hint 1: Run `ip neigh`"), "{text}");
+    assert!(text.contains("hint 2: vxlan0 in hostA/sandbox_2"), "{text}");
+    assert!(
+        text.contains("last check failed") && text.contains("hints 2/3"),
+        "{text}"
+    );
+    insta::assert_snapshot!("exercise_under_way", draw(&m).backend());
+    // It passes.
+    p.current = None;
+    p.results
+        .insert("arp-across-the-overlay".into(), Outcome::Passed);
+    let _ = update(&mut m, Msg::Exercise(Box::new(p)));
+    let text = screen(&m);
+    assert!(text.contains("arp-across-the-overlay ✓ passed"), "{text}");
+    assert!(text.contains("1 of 3 passed"), "{text}");
+}

@@ -12,6 +12,7 @@ use super::keys::{Action, lookup};
 use super::layout::Areas;
 use super::model::{CaptureState, Focus, JourneyState, Mode, Model, Phase, Prompt, Purpose, Tab};
 use super::msg::Cmd;
+use super::render::tables::widest;
 use super::rows::tab_at;
 use super::topology::geometry;
 use crate::decode::DecodeOptions;
@@ -93,6 +94,7 @@ fn select_node(m: &mut Model, i: usize) {
     if i < m.topo.nodes.len() && i != m.selected {
         m.selected = i;
         m.table_scroll = 0;
+        m.table_hscroll = 0;
     }
 }
 
@@ -134,6 +136,23 @@ fn move_packet(m: &mut Model, delta: isize) {
 fn set_tab(m: &mut Model, tab: Tab) {
     m.tab = tab;
     m.table_scroll = 0;
+    m.table_hscroll = 0;
+}
+
+/// Scrolls the Tables pane sideways by a third of its width, no further than the widest
+/// row needs.
+fn side_scroll(m: &mut Model, right: bool) {
+    let Some(node) = m.node().map(|n| n.id.clone()) else {
+        return;
+    };
+    let visible = usize::from(Areas::new(m).tables.width.saturating_sub(4));
+    let max = widest(m, &node, m.tab).saturating_sub(visible);
+    let step = (visible / 3).max(1);
+    m.table_hscroll = if right {
+        (m.table_hscroll + step).min(max)
+    } else {
+        m.table_hscroll.saturating_sub(step)
+    };
 }
 
 pub(super) fn key(m: &mut Model, ev: &KeyEvent) -> Vec<Cmd> {
@@ -292,6 +311,7 @@ fn act(m: &mut Model, action: Action, ev: &KeyEvent) -> Vec<Cmd> {
             }
         }
         Action::NextTab => set_tab(m, Tab::nth(m.tab.index() + 1)),
+        Action::SideLeft | Action::SideRight => side_scroll(m, action == Action::SideRight),
         Action::Open => {
             if m.packets.selected.is_none() {
                 m.packets.move_selection(-1, Areas::new(m).packet_rows());

@@ -36,6 +36,10 @@ pub enum Action {
     TabNumber,
     /// Next tables tab.
     NextTab,
+    /// Scroll the tables to the left (long rules and tuples).
+    SideLeft,
+    /// Scroll the tables to the right.
+    SideRight,
     /// Open the selected packet's details.
     Open,
     /// Close, or stop following a packet.
@@ -254,6 +258,20 @@ pub const BINDINGS: &[Binding] = &[
         "next tables tab",
     ),
     b(
+        &[Char('<')],
+        Action::SideLeft,
+        Always,
+        None,
+        "tables: scroll left (back to the start of long rows)",
+    ),
+    b(
+        &[Char('>')],
+        Action::SideRight,
+        Always,
+        Some("sideways"),
+        "tables: scroll right, to read long NAT rules and conntrack tuples",
+    ),
+    b(
         &[Code(KeyCode::Enter)],
         Action::Open,
         Always,
@@ -343,6 +361,7 @@ pub fn hints(stepping: bool) -> Vec<(String, &'static str)> {
                 Action::TabNumber => "1-8".to_string(),
                 Action::Up => "↑↓←→".to_string(),
                 Action::NextHop => "n/N".to_string(),
+                Action::SideRight => "</>".to_string(),
                 _ => first,
             };
             b.hint.map(|h| (keys, h))

@@ -12,6 +12,7 @@
 mod app;
 pub mod bench;
 mod diff;
+mod exercise;
 mod input;
 pub mod keys;
 mod layout;
@@ -29,6 +30,7 @@ mod watch;
 
 pub use app::{Effects, run};
 pub use diff::{Change, LiveRow, LiveTable};
+pub use exercise::ExerciseView;
 pub use layout::{Areas, view};
 pub use model::{
     Build, CaptureState, Focus, JourneyState, Mode, Model, Phase, Prompt, Purpose, Tab,

@@ -213,6 +213,8 @@ pub struct Model {
     pub tab: Tab,
     /// Rows scrolled in the Tables pane.
     pub table_scroll: usize,
+    /// Columns scrolled sideways in the Tables pane.
+    pub table_hscroll: usize,
     /// Tables by node id.
     pub tables: HashMap<String, NodeTables>,
     /// Nodes watched.
@@ -239,6 +241,8 @@ pub struct Model {
     pub dirty: bool,
     /// Last notice for the user (errors included).
     pub note: Option<String>,
+    /// The exercise strip, while the lab has an exercise under way or finished.
+    pub exercise: Option<super::exercise::ExerciseView>,
 }
 
 impl Model {
@@ -265,6 +269,7 @@ impl Model {
             selected: 0,
             tab: Tab::Links,
             table_scroll: 0,
+            table_hscroll: 0,
             tables: HashMap::new(),
             watched: HashSet::new(),
             polling: None,
@@ -278,6 +283,7 @@ impl Model {
             color,
             dirty: true,
             note: None,
+            exercise: None,
         }
     }
 

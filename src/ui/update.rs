@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crossterm::event::KeyEventKind;
 
+use super::exercise::ExerciseView;
 use super::input::{key, mouse};
 use super::model::{CaptureState, Focus, JourneyState, Model, NodeTables, Phase, Tab};
 use super::msg::{Cmd, Msg};
@@ -26,6 +27,7 @@ pub fn init(m: &mut Model) -> Vec<Cmd> {
             m.capture = CaptureState::Starting;
             cmds.push(Cmd::StartCapture);
             cmds.extend(follow_selection(m));
+            cmds.extend(watch_exercises(m));
             cmds
         }
         Phase::Failed(_) => Vec::new(),
@@ -47,6 +49,11 @@ fn follow_selection(m: &mut Model) -> Option<Cmd> {
     };
     m.polling = Some(n.id.clone());
     Some(cmd)
+}
+
+/// Follows the exercises, if the lab has any.
+fn watch_exercises(m: &Model) -> Option<Cmd> {
+    (!m.lab.exercises.is_empty()).then_some(Cmd::WatchExercises)
 }
 
 fn watch_all(m: &mut Model) -> Vec<Cmd> {
@@ -147,6 +154,11 @@ fn apply(m: &mut Model, msg: Msg) -> Vec<Cmd> {
             ping_done(m, &node, target, since, &result);
             Vec::new()
         }
+        Msg::Exercise(p) => {
+            m.exercise = ExerciseView::of(&m.lab, &p);
+            m.dirty = true;
+            Vec::new()
+        }
         Msg::Quit => vec![Cmd::Quit],
     }
 }
@@ -232,6 +244,7 @@ fn build_done(m: &mut Model, result: Result<(), String>) -> Vec<Cmd> {
             let mut cmds = watch_all(m);
             m.capture = CaptureState::Starting;
             cmds.push(Cmd::StartCapture);
+            cmds.extend(watch_exercises(m));
             cmds
         }
         Err(e) => {

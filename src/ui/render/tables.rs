@@ -26,19 +26,46 @@ pub fn fit(s: &str, w: usize) -> String {
     }
 }
 
-fn cells_line(cells: &[String], tab: Tab, width: usize) -> String {
+/// A row as one line: every column but the last fitted to its width, the last whole.
+pub fn cells_line(cells: &[String], tab: Tab) -> String {
     let widths = tab.widths();
     let mut out = String::new();
     for (i, c) in cells.iter().enumerate() {
         if i + 1 == cells.len() {
-            let rest = width.saturating_sub(out.chars().count());
-            out.push_str(&fit(c, rest));
+            out.push_str(c);
         } else {
             out.push_str(&fit(c, usize::from(widths.get(i).copied().unwrap_or(10))));
             out.push(' ');
         }
     }
     out
+}
+
+/// The `width` columns of `line` from column `from`, marked `…` where text is cut off on
+/// either side.
+fn window(line: &str, from: usize, width: usize) -> String {
+    let n = line.chars().count();
+    let mut out: String = line.chars().skip(from).take(width).collect();
+    if from > 0 && !out.is_empty() {
+        out.replace_range(..out.chars().next().map_or(0, char::len_utf8), "…");
+    }
+    if from + width < n {
+        out.pop();
+        out.push('…');
+    }
+    fit(&out, width)
+}
+
+/// Columns of the widest row of `tab` for `node` (the header included).
+pub fn widest(m: &Model, node: &str, tab: Tab) -> usize {
+    let header: Vec<String> = tab.headers().iter().map(|h| (*h).to_string()).collect();
+    let rows = m.tables.get(node).map(|t| &t.tabs[tab.index()].rows);
+    rows.into_iter()
+        .flatten()
+        .map(|r| cells_line(&r.row.cells, tab).chars().count())
+        .chain(std::iter::once(cells_line(&header, tab).chars().count()))
+        .max()
+        .unwrap_or(0)
 }
 
 fn row_line(r: &LiveRow, tab: Tab, width: usize, m: &Model, theme: Theme) -> Line<'static> {
@@ -49,7 +76,11 @@ fn row_line(r: &LiveRow, tab: Tab, width: usize, m: &Model, theme: Theme) -> Lin
         }
         _ => (' ', Style::new()),
     };
-    let text = cells_line(&r.row.cells, tab, width.saturating_sub(2));
+    let text = window(
+        &cells_line(&r.row.cells, tab),
+        m.table_hscroll,
+        width.saturating_sub(2),
+    );
     if style == Style::new() && tab == Tab::Neighbours {
         // Colour the state column alone.
         let state = r.row.cells.get(3).cloned().unwrap_or_default();
@@ -70,10 +101,23 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
     let title = node.map_or(" Tables ".to_string(), |n| {
         format!(" Tables — {} ({}) ", n.id, n.netns)
     });
-    let block = Block::default()
+    let mut block = Block::default()
         .borders(Borders::ALL)
         .title(Span::styled(title, theme.title()))
         .border_style(theme.border(m.focus == Focus::Tables));
+    let visible = usize::from(area.width.saturating_sub(4));
+    let wide = node.map_or(0, |n| widest(m, &n.id, m.tab));
+    if wide > visible {
+        let from = m.table_hscroll + 1;
+        let to = (m.table_hscroll + visible).min(wide);
+        block = block.title_bottom(
+            Line::from(vec![
+                Span::styled(" </>", theme.key()),
+                Span::raw(format!(" columns {from}-{to} of {wide} ")),
+            ])
+            .right_aligned(),
+        );
+    }
     let inner = block.inner(area);
     f.render_widget(block, area);
     if inner.height < 2 {
@@ -96,7 +140,11 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
     );
     let width = usize::from(inner.width);
     let headers: Vec<String> = m.tab.headers().iter().map(|h| (*h).to_string()).collect();
-    let head = cells_line(&headers, m.tab, width.saturating_sub(2));
+    let head = window(
+        &cells_line(&headers, m.tab),
+        m.table_hscroll,
+        width.saturating_sub(2),
+    );
     f.render_widget(
         Paragraph::new(Span::styled(format!("  {head}"), theme.title())),
         Rect::new(inner.x, inner.y + 1, inner.width, 1),
