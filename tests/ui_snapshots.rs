@@ -784,3 +784,172 @@ fn exercise_under_way_is_shown_and_follows_its_progress() {
     assert!(text.contains("arp-across-the-overlay ✓ passed"), "{text}");
     assert!(text.contains("1 of 3 passed"), "{text}");
 }
+
+/// The tables of the nodes a ping from hostA/container crosses on machine A, with the
+/// entries that send it on (MACs as [`frames`] builds them).
+fn path_tables(m: &mut Model) {
+    use vxlab::observe::VxlanInfo;
+    let mac = |ip: [u8; 4]| mac_for(Ipv4Addr::from(ip)).to_string();
+    let neigh = |dev: &str, to: [u8; 4], state: &str| NeighRow {
+        dev: dev.into(),
+        to: IpAddr::from(to),
+        lladdr: Some(mac(to)),
+        state: state.into(),
+    };
+    let route = |to: &str, dev: &str| RouteRow {
+        to: to.into(),
+        via: None,
+        dev: Some(dev.into()),
+        proto: "kernel".into(),
+    };
+    let mut veth105 = link(2, "veth105", "veth", None);
+    veth105.mac = mac([10, 0, 0, 4]);
+    let container = Tables {
+        links: vec![link(1, "lo", "", None), veth105],
+        routes: vec![route("10.0.0.0/24", "veth105")],
+        neighbours: vec![
+            neigh("veth105", [10, 0, 0, 1], "STALE"),
+            neigh("veth105", [10, 0, 0, 14], "REACHABLE"),
+        ],
+        ..Tables::default()
+    };
+    let mut sandbox = sandbox_2(vec![
+        fdb("02:42:0a:00:00:0c", Some([192, 168, 228, 149]), "permanent"),
+        fdb("02:42:0a:00:00:0e", Some([192, 168, 228, 149]), "permanent"),
+        FdbRow {
+            self_: false,
+            master: Some("edge_bridge".into()),
+            ..fdb("02:42:0a:00:00:0e", None, "permanent")
+        },
+    ]);
+    sandbox.links[4].vxlan = Some(VxlanInfo {
+        vni: 100,
+        dstport: 4789,
+        local: None,
+        remote: None,
+        proxy: true,
+        learning: false,
+    });
+    let mut eth0 = link(2, "eth0", "veth", None);
+    eth0.mac = mac([192, 168, 228, 148]);
+    let host = Tables {
+        links: vec![link(1, "lo", "", None), eth0],
+        routes: vec![route("default", "eth0"), route("192.168.228.0/24", "eth0")],
+        neighbours: vec![neigh("eth0", [192, 168, 228, 149], "REACHABLE")],
+        ..Tables::default()
+    };
+    for (node, tables) in [
+        ("hostA/container", container),
+        ("hostA/sandbox_2", sandbox),
+        ("hostA", host),
+    ] {
+        let _ = update(
+            m,
+            Msg::Tables {
+                node: node.into(),
+                tables,
+            },
+        );
+    }
+}
+
+/// The screen lines marked `▶` in the Tables pane (its left half).
+fn decided_rows(m: &Model) -> Vec<String> {
+    screen(m)
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim_matches('"');
+            let left: String = l.chars().take(70).collect();
+            left.starts_with("│▶")
+                .then(|| left.trim_end_matches('│').trim().to_string())
+        })
+        .collect()
+}
+
+fn what_decided(m: &Model) -> Vec<String> {
+    vxlab::ui::decisions(m)
+        .into_iter()
+        .map(|d| d.what)
+        .collect()
+}
+
+#[test]
+fn walking_a_ping_highlights_the_rows_that_decided_each_hop() {
+    let mut m = attached(true);
+    path_tables(&mut m);
+    m.selected = m.topo.index("hostA/container").expect("node");
+    let _ = update(&mut m, key(KeyCode::Char('p')));
+    let _ = chars(&mut m, "10.0.0.14");
+    let _ = update(&mut m, key(KeyCode::Enter));
+    let _ = update(&mut m, Msg::Frames(frames()));
+    let _ = update(
+        &mut m,
+        Msg::PingDone {
+            node: "hostA/container".into(),
+            target: IpAddr::from([10, 0, 0, 14]),
+            since: 0,
+            result: Ok(()),
+        },
+    );
+    // Hop 1, the container sends it: its route and its neighbour entry for 10.0.0.14.
+    assert_eq!(m.node().map(|n| n.id.as_str()), Some("hostA/container"));
+    assert_eq!(m.tab, vxlab::ui::Tab::Routes);
+    let rows = decided_rows(&m);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].starts_with("│▶ 10.0.0.0/24"), "{rows:?}");
+    assert_eq!(
+        what_decided(&m),
+        [
+            "route 10.0.0.0/24 dev veth105",
+            "neighbour 10.0.0.14 lladdr 02:42:0a:00:00:0e REACHABLE"
+        ]
+    );
+    let text = screen(&m);
+    assert!(
+        text.contains("▶ hostA/container decided by: route 10.0.0.0/24 dev veth105 ·"),
+        "{text}"
+    );
+    let _ = update(&mut m, key(KeyCode::Char('4')));
+    let rows = decided_rows(&m);
+    assert!(
+        rows.len() == 1 && rows[0].contains("10.0.0.14") && !rows[0].contains("10.0.0.1 "),
+        "{rows:?}"
+    );
+    // Hop 2 arrives in sandbox_2: nothing is decided by receiving.
+    let _ = chars(&mut m, "n");
+    assert_eq!(m.node().map(|n| n.id.as_str()), Some("hostA/sandbox_2"));
+    assert!(decided_rows(&m).is_empty());
+    // Hop 3, edge_bridge forwards it to vxlan0 (its fdb entry), and vxlan0 sends it to
+    // 192.168.228.149 (its own fdb entry, not the other MAC's).
+    let _ = chars(&mut m, "n");
+    assert_eq!(m.tab, vxlab::ui::Tab::Fdb);
+    let rows = decided_rows(&m);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r.contains("02:42:0a:00:00:0e")),
+        "{rows:?}"
+    );
+    assert!(rows.iter().any(|r| r.contains("master")) && rows.iter().any(|r| r.contains("self")));
+    let t = draw(&m);
+    insta::assert_snapshot!("decided_fdb", t.backend());
+    let buf = t.backend().buffer();
+    let y = (0..H)
+        .find(|&y| buf[(1, y)].symbol() == "▶")
+        .expect("a marked row");
+    assert_eq!(buf[(1, y)].bg, Color::Magenta);
+    // Hop 4, the host routes the encapsulated packet: the underlay route, not the default.
+    let _ = chars(&mut m, "n");
+    assert_eq!(m.node().map(|n| n.id.as_str()), Some("hostA"));
+    let rows = decided_rows(&m);
+    assert!(
+        rows.len() == 1 && rows[0].starts_with("│▶ 192.168.228.0/24"),
+        "{rows:?}"
+    );
+    assert_eq!(
+        what_decided(&m),
+        [
+            "route 192.168.228.0/24 dev eth0",
+            "neighbour 192.168.228.149 lladdr 02:42:c0:a8:e4:95 REACHABLE"
+        ]
+    );
+}

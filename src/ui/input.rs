@@ -8,6 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent,
 use ratatui::layout::{Position, Rect};
 use ratatui::widgets::{Block, Borders};
 
+use super::decide::decisions;
 use super::keys::{Action, lookup};
 use super::layout::Areas;
 use super::model::{CaptureState, Focus, JourneyState, Mode, Model, Phase, Prompt, Purpose, Tab};
@@ -87,6 +88,34 @@ fn walk(m: &mut Model, forward: bool) {
     } else if j.which > 0 {
         j.which -= 1;
         j.hop = hops(j.which).saturating_sub(1);
+    }
+    follow_hop(m);
+}
+
+/// Shows the hop being walked: its node selected, the tab of the row that decided it open
+/// with that row in view.
+pub(super) fn follow_hop(m: &mut Model) {
+    let Some(i) = m.hop_node() else {
+        return;
+    };
+    select_node(m, i);
+    let Some(d) = decisions(m).into_iter().find(|d| d.key.is_some()) else {
+        return;
+    };
+    set_tab(m, d.tab);
+    let at = m
+        .tables
+        .get(&d.node)
+        .and_then(|t| {
+            t.tabs[d.tab.index()]
+                .rows
+                .iter()
+                .position(|r| Some(&r.row.key) == d.key.as_ref())
+        })
+        .unwrap_or(0);
+    let rows = Areas::new(m).table_rows();
+    if at >= rows {
+        scroll_table(m, isize::try_from(at + 1 - rows).unwrap_or(0));
     }
 }
 
@@ -408,6 +437,7 @@ pub(super) fn mouse(m: &mut Model, ev: MouseEvent) {
             let n = j.current().map_or(0, |c| c.hops.len());
             if usize::from(row) < n {
                 j.hop = usize::from(row);
+                follow_hop(m);
             }
         }
     }

@@ -11,6 +11,7 @@
 
 mod app;
 pub mod bench;
+mod decide;
 mod diff;
 mod exercise;
 mod input;
@@ -29,6 +30,7 @@ mod update;
 mod watch;
 
 pub use app::{Effects, run};
+pub use decide::{Decision, decisions};
 pub use diff::{Change, LiveRow, LiveTable};
 pub use exercise::ExerciseView;
 pub use layout::{Areas, view};

@@ -5,10 +5,12 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use super::diff::LiveTable;
+use super::netfilter::Polled;
 use super::packets::PacketBuffer;
 pub use super::rows::Tab;
 use super::topology::TopoView;
 use crate::capture::Point;
+use crate::doctor::NodeState;
 use crate::model::Lab;
 use crate::plan::{Op, plan};
 use crate::trace::{Journey, Topology};
@@ -190,6 +192,10 @@ pub struct NodeTables {
     pub poll_errors: HashMap<Tab, String>,
     /// Names and states of its links (from the last dump).
     pub links: HashMap<String, (bool, String)>,
+    /// The last dump as read, for lookups (which route, neighbour, FDB entry decides).
+    pub state: NodeState,
+    /// The last poll as read.
+    pub polled: Option<Box<Polled>>,
 }
 
 /// The whole state of the panel.

@@ -8,7 +8,9 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
+use super::exercise::wrap_words;
 use super::tables::fit;
+use crate::ui::decide::decisions;
 use crate::ui::model::{Build, Focus, Model};
 use crate::ui::style::Theme;
 
@@ -112,7 +114,8 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
             theme.title(),
         )),
     ];
-    let h = usize::from(inner.height).saturating_sub(3);
+    let decided = decided_by(m, width);
+    let h = usize::from(inner.height).saturating_sub(3 + decided.len());
     let start = j.hop.saturating_sub(h.saturating_sub(1));
     for (i, hop) in jr.hops.iter().enumerate().skip(start).take(h) {
         let at = format!("{}:{} {}", hop.node, hop.iface, hop.dir.as_str());
@@ -136,5 +139,34 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
         };
         lines.push(Line::from(Span::styled(fit(&text, width), style)));
     }
+    lines.resize(
+        usize::from(inner.height).saturating_sub(decided.len()),
+        Line::raw(""),
+    );
+    lines.extend(
+        decided
+            .into_iter()
+            .map(|l| Line::from(Span::styled(l, theme.hop()))),
+    );
     f.render_widget(Paragraph::new(lines), inner);
+}
+
+/// Lines at most this many say what decided the hop.
+const DECIDED_LINES: usize = 2;
+
+/// What decided the hop being walked, wrapped to `width`: `▶ node: route … · fdb …`.
+fn decided_by(m: &Model, width: usize) -> Vec<String> {
+    let found = decisions(m);
+    let Some(first) = found.first() else {
+        return Vec::new();
+    };
+    let what: Vec<&str> = found.iter().map(|d| d.what.as_str()).collect();
+    let text = format!("▶ {} decided by: {}", first.node, what.join(" · "));
+    let mut lines = wrap_words(&text, width);
+    if lines.len() > DECIDED_LINES {
+        lines.truncate(DECIDED_LINES);
+        let last = lines.last_mut().expect("two lines");
+        *last = fit(&format!("{last} …"), width);
+    }
+    lines.into_iter().map(|l| fit(&l, width)).collect()
 }

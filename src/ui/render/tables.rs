@@ -5,10 +5,11 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
+use crate::ui::decide::{Decision, decisions};
 use crate::ui::diff::{LiveRow, Strength};
 use crate::ui::model::{Focus, Model, Phase, Tab};
 use crate::ui::rows::tab_labels;
@@ -68,9 +69,17 @@ pub fn widest(m: &Model, node: &str, tab: Tab) -> usize {
         .unwrap_or(0)
 }
 
-fn row_line(r: &LiveRow, tab: Tab, width: usize, m: &Model, theme: Theme) -> Line<'static> {
+fn row_line(
+    r: &LiveRow,
+    tab: Tab,
+    width: usize,
+    m: &Model,
+    theme: Theme,
+    decided: bool,
+) -> Line<'static> {
     let strength = r.strength(m.now);
     let (marker, style) = match r.mark {
+        _ if decided => ('▶', theme.hop()),
         Some((change, _)) if strength != Strength::None => {
             (change.marker(), theme.change(change, strength))
         }
@@ -123,13 +132,18 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
     if inner.height < 2 {
         return;
     }
+    let decided: Vec<Decision> = decisions(m)
+        .into_iter()
+        .filter(|d| d.key.is_some() && node.is_some_and(|n| n.id == d.node))
+        .collect();
     let tabs: Vec<Span> = tab_labels(inner.width)
         .into_iter()
         .map(|(t, label)| {
-            let style = if t == m.tab {
-                theme.selected()
-            } else {
-                theme.dim()
+            let style = match (t == m.tab, decided.iter().any(|d| d.tab == t)) {
+                (true, true) => theme.hop().add_modifier(Modifier::REVERSED),
+                (true, false) => theme.selected(),
+                (false, true) => theme.hop(),
+                (false, false) => theme.dim(),
             };
             Span::styled(label, style)
         })
@@ -190,7 +204,12 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
             rows.iter()
                 .skip(m.table_scroll.min(rows.len().saturating_sub(body_rows)))
                 .take(body_rows)
-                .map(|r| row_line(r, m.tab, width, m, theme)),
+                .map(|r| {
+                    let hit = decided
+                        .iter()
+                        .any(|d| d.tab == m.tab && d.key.as_ref() == Some(&r.row.key));
+                    row_line(r, m.tab, width, m, theme, hit)
+                }),
         );
     }
     f.render_widget(Paragraph::new(lines), body);
