@@ -410,9 +410,9 @@ fn mouse_selects_nodes_tabs_and_packets() {
             modifiers: KeyModifiers::NONE,
         })
     };
-    let screen = format!("{}", draw(&m).backend());
+    let before = format!("{}", draw(&m).backend());
     let find = |needle: &str| {
-        screen
+        before
             .lines()
             .enumerate()
             .find_map(|(y, l)| {
@@ -425,9 +425,29 @@ fn mouse_selects_nodes_tabs_and_packets() {
             })
             .expect("on screen")
     };
-    let (x, y) = find("container veth105↔sandbox_2:veth104");
-    let _ = update(&mut m, click(x + 2, y));
+    let (x, y) = find("─ container");
+    let _ = update(&mut m, click(x + 3, y));
     assert_eq!(m.node().map(|n| n.id.as_str()), Some("hostA/container"));
+    // A link: the tables show its first end's links, the packets only its own.
+    let (x, y) = find("veth104═veth105");
+    let _ = update(&mut m, click(x + 3, y));
+    let l = m.link.expect("a link selected");
+    assert_eq!(m.topo.links[l].label, "veth104═veth105");
+    assert_eq!(m.node().map(|n| n.id.as_str()), Some("hostA/sandbox_2"));
+    assert_eq!(m.tab, vxlab::ui::Tab::Links);
+    let shown = screen(&m);
+    assert!(
+        shown.contains("Packets — 13, 4 on link veth104═veth105"),
+        "{shown}"
+    );
+    // The tunnel's line under the bus.
+    let (x, y) = find("◈═══");
+    let _ = update(&mut m, click(x + 3, y));
+    let l = m.link.expect("the tunnel selected");
+    assert_eq!(m.topo.links[l].label, "vni 100");
+    assert!(screen(&m).contains("on link vni 100"));
+    let _ = update(&mut m, key(KeyCode::Esc));
+    assert_eq!(m.link, None);
     let (x, y) = find("4 neigh");
     let _ = update(&mut m, click(x + 1, y));
     assert_eq!(m.tab, vxlab::ui::Tab::Neighbours);
@@ -952,4 +972,173 @@ fn walking_a_ping_highlights_the_rows_that_decided_each_hop() {
             "neighbour 192.168.228.149 lladdr 02:42:c0:a8:e4:95 REACHABLE"
         ]
     );
+}
+
+/// The Topology pane of `lab` on a `w`×`h` terminal, as text.
+fn topology_of(lab: Lab, size: (u16, u16)) -> String {
+    let m = Model::new(lab, Phase::Attached, size, false);
+    let pane = vxlab::ui::Areas::new(&m).topology;
+    let t = draw(&m);
+    let buf = t.backend().buffer();
+    (pane.y..pane.bottom())
+        .map(|y| {
+            (pane.x..pane.right())
+                .map(|x| buf[(x, y)].symbol())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn builtin(name: &str) -> Lab {
+    Lab::from_source(vxlab::labs::builtin(name).expect("built in")).expect("valid")
+}
+
+#[test]
+#[ignore = "prints every lab's topology, to look at"]
+fn print_every_topology() {
+    let mut labs: Vec<(String, Lab)> = vxlab::labs::BUILTIN
+        .iter()
+        .map(|(n, _)| ((*n).to_string(), builtin(n)))
+        .collect();
+    labs.push((
+        "scale-200".into(),
+        Lab::from_source(&vxlab::labs::generated("scale", 200)).expect("valid"),
+    ));
+    for (name, lab) in labs {
+        for size in [(100, 30), (200, 50)] {
+            println!("== {name} {size:?}\n{}", topology_of(lab.clone(), size));
+        }
+    }
+}
+
+fn scale_lab() -> Lab {
+    Lab::from_source(&vxlab::labs::generated("scale", 200)).expect("valid")
+}
+
+#[test]
+fn topology_is_a_graph_of_hosts_namespaces_links_and_tunnels() {
+    insta::assert_snapshot!(
+        "topology_docker_overlay_100x30",
+        topology_of(lab(), (100, 30))
+    );
+    insta::assert_snapshot!(
+        "topology_docker_overlay_200x50",
+        topology_of(lab(), (200, 50))
+    );
+    insta::assert_snapshot!(
+        "topology_docker_19_overlay_200x50",
+        topology_of(builtin("docker-19-overlay"), (200, 50))
+    );
+    insta::assert_snapshot!(
+        "topology_flannel_100x30",
+        topology_of(builtin("flannel"), (100, 30))
+    );
+    insta::assert_snapshot!("topology_scale_100x30", topology_of(scale_lab(), (100, 30)));
+    insta::assert_snapshot!("topology_scale_200x50", topology_of(scale_lab(), (200, 50)));
+}
+
+#[test]
+fn every_lab_stays_readable_at_100x30_and_200x50() {
+    let mut labs: Vec<Lab> = vxlab::labs::BUILTIN
+        .iter()
+        .map(|(n, _)| builtin(n))
+        .collect();
+    labs.push(scale_lab());
+    assert_eq!(labs.len(), 12);
+    for lab in labs {
+        let names: Vec<String> = lab
+            .nodes
+            .iter()
+            .map(|n| n.id.rsplit('/').next().unwrap_or(&n.id).to_string())
+            .collect();
+        let hosts: Vec<String> = lab
+            .nodes
+            .iter()
+            .filter(|n| n.kind == vxlab::model::NodeKind::Host)
+            .map(|n| n.id.clone())
+            .collect();
+        for size in [(100, 30), (200, 50)] {
+            let text = topology_of(lab.clone(), size);
+            let words: Vec<&str> = text
+                .split(|c: char| c.is_whitespace() || "─═┄│└├┐┘┌┼╧⟦⟧◈▸↪".contains(c))
+                .collect();
+            // Every host has its box; every namespace is named whole, or its box says how
+            // many lines are scrolled out.
+            for h in &hosts {
+                assert!(
+                    words.contains(&h.as_str()),
+                    "{} {size:?}: host {h}\n{text}",
+                    lab.name
+                );
+            }
+            let missing: Vec<&String> = names
+                .iter()
+                .filter(|n| !words.contains(&n.as_str()))
+                .collect();
+            assert!(
+                missing.is_empty() || text.contains(" more "),
+                "{} {size:?}: {missing:?} not shown\n{text}",
+                lab.name
+            );
+            if size == (200, 50) {
+                assert!(
+                    missing.is_empty(),
+                    "{} {size:?}: {missing:?}\n{text}",
+                    lab.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn links_show_their_state_and_are_selected_with_brackets() {
+    let mut m = attached(true);
+    let mut down = link(2, "veth105", "veth", None);
+    down.up = false;
+    let _ = update(
+        &mut m,
+        Msg::Tables {
+            node: "hostA/container".into(),
+            tables: Tables {
+                links: vec![link(1, "lo", "", None), down],
+                ..Tables::default()
+            },
+        },
+    );
+    let t = draw(&m);
+    let text = format!("{}", t.backend());
+    assert!(text.contains("veth104✗veth105"), "{text}");
+    let buf = t.backend().buffer();
+    let (x, y) = (0..H)
+        .find_map(|y| {
+            let line: String = (0..W).map(|x| buf[(x, y)].symbol()).collect();
+            line.find("veth104✗")
+                .map(|i| (u16::try_from(line[..i].chars().count()).unwrap(), y))
+        })
+        .expect("on screen");
+    assert_eq!(buf[(x, y)].fg, Color::Red);
+    // sandbox_2's edge_bridge ports are up, its other links unknown (their peers unread).
+    let text = screen(&m);
+    assert!(text.contains("veth102═veth103"), "{text}");
+    // `]` walks the links from the selected node's first; Up/Down go back to nodes.
+    let _ = update(&mut m, key(KeyCode::Char(']')));
+    let first = m.link.expect("a link");
+    assert!(
+        m.topo.links[first]
+            .ends
+            .iter()
+            .any(|(n, _)| m.topo.nodes[*n].id == "hostA/sandbox_2")
+    );
+    let _ = update(&mut m, key(KeyCode::Char(']')));
+    assert_eq!(m.link, Some(first + 1));
+    let _ = update(&mut m, key(KeyCode::Char('[')));
+    assert_eq!(m.link, Some(first));
+    assert!(m.packets.scope().is_some());
+    let _ = update(&mut m, key(KeyCode::Down));
+    assert_eq!(m.link, None);
+    assert!(m.packets.scope().is_none());
 }

@@ -215,6 +215,9 @@ pub struct Model {
     pub focus: Focus,
     /// Selected node (index into [`TopoView::nodes`]).
     pub selected: usize,
+    /// Selected link (index into [`TopoView::links`]), when a link is selected rather
+    /// than a node.
+    pub link: Option<usize>,
     /// Tab of the Tables pane.
     pub tab: Tab,
     /// Rows scrolled in the Tables pane.
@@ -273,6 +276,7 @@ impl Model {
             mode: Mode::Normal,
             focus: Focus::Topology,
             selected: 0,
+            link: None,
             tab: Tab::Links,
             table_scroll: 0,
             table_hscroll: 0,
@@ -309,6 +313,15 @@ impl Model {
     /// Whether a key press would apply the next build step.
     pub fn stepping(&self) -> bool {
         self.build().is_some_and(Build::awaiting_key)
+    }
+
+    /// What the topology has selected: the link, if one is, else the node.
+    pub fn target(&self) -> Option<super::topology::Target> {
+        use super::topology::Target;
+        match self.link {
+            Some(l) => Some(Target::Link(l)),
+            None => (self.selected < self.topo.nodes.len()).then_some(Target::Node(self.selected)),
+        }
     }
 
     /// The node to highlight on the topology for the hop being walked.
