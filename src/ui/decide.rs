@@ -194,7 +194,11 @@ fn bridging(st: &NodeState, br: &str, mac: &str) -> Decision {
             node,
             Tab::Fdb,
             Some(rows::fdb(f).key),
-            format!("fdb {mac} dev {} master {br} ({})", f.dev, f.state),
+            format!(
+                "fdb {mac} dev {} master {br} ({})",
+                f.dev,
+                fdb_state(&f.state)
+            ),
         ),
         None => decision(
             node,
@@ -203,6 +207,11 @@ fn bridging(st: &NodeState, br: &str, mac: &str) -> Decision {
             format!("bridge {br} has no fdb entry for {mac}: flooded"),
         ),
     }
+}
+
+/// An FDB entry's state as the FDB tab shows it.
+fn fdb_state(state: &str) -> &str {
+    if state == "dynamic" { "learned" } else { state }
 }
 
 fn is_multicast(mac: &str) -> bool {
@@ -220,7 +229,7 @@ fn vxlan(st: &NodeState, dev: &str, mac: &str) -> Vec<Decision> {
                     node,
                     Tab::Fdb,
                     Some(rows::fdb(f).key),
-                    format!("{dev} fdb {mac} dst {dst} ({})", f.state),
+                    format!("{dev} fdb {mac} dst {dst} ({})", fdb_state(&f.state)),
                 )
             })
             .collect(),

@@ -189,6 +189,19 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
         return;
     };
     let rows = &t.tabs[m.tab.index()].rows;
+    // The selected link's interfaces in this node, on the links tab.
+    let link_ifaces: Vec<&str> = m
+        .link
+        .and_then(|l| m.topo.links.get(l))
+        .filter(|_| m.tab == Tab::Links)
+        .map(|l| {
+            l.ends
+                .iter()
+                .filter(|(n, _)| m.topo.nodes[*n].id == node.id)
+                .map(|(_, i)| i.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
     let error = t.poll_errors.get(&m.tab).map(|e| {
         let e = e.lines().next().unwrap_or_default();
         Line::from(Span::styled(format!("cannot read: {e}"), theme.dim()))
@@ -208,7 +221,12 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
                     let hit = decided
                         .iter()
                         .any(|d| d.tab == m.tab && d.key.as_ref() == Some(&r.row.key));
-                    row_line(r, m.tab, width, m, theme, hit)
+                    let line = row_line(r, m.tab, width, m, theme, hit);
+                    if link_ifaces.contains(&r.row.key.as_str()) {
+                        line.style(theme.selected())
+                    } else {
+                        line
+                    }
                 }),
         );
     }

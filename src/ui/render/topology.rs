@@ -2,7 +2,7 @@
 //! hosts' wires to the underlay switch's bus, and the VXLAN tunnels between VTEPs below.
 //! Links are coloured by state (green up, red and `✗` down, dim not there yet); the
 //! selected node or link is marked and reversed; the node of the hop being walked is
-//! highlighted. Where everything goes is [`crate::ui::topology::layout`].
+//! highlighted and marked `◆`. Where everything goes is [`crate::ui::topology::layout`].
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -120,8 +120,16 @@ fn piece(
             } else {
                 theme.title()
             };
-            if selected == Some(Target::Node(*n)) && p.x > area.x {
-                buf.set_string(p.x - 1, p.y, "▸", theme.selected());
+            let marker = match (hop == Some(*n), selected == Some(Target::Node(*n))) {
+                (true, _) => Some(("◆", theme.hop())),
+                (false, true) => Some(("▸", theme.selected())),
+                (false, false) => None,
+            };
+            if let Some((mark, style)) = marker
+                && p.x > area.x
+                && matches!(p.role, Role::Node(_))
+            {
+                buf.set_string(p.x - 1, p.y, mark, style);
             }
             (p.text.clone(), style)
         }
