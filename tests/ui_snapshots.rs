@@ -972,6 +972,37 @@ fn walking_a_ping_highlights_the_rows_that_decided_each_hop() {
             "neighbour 192.168.228.149 lladdr 02:42:c0:a8:e4:95 REACHABLE"
         ]
     );
+    // On a small terminal the hop and what decided it still show; a click on the hop
+    // above walks back to it.
+    let _ = update(&mut m, Msg::Resize(100, 30));
+    let text = screen(&m);
+    assert!(text.contains("4 hostA:eth0 out"), "{text}");
+    assert!(
+        text.contains("▶ hostA decided by: route 192.168.228.0/24"),
+        "{text}"
+    );
+    let y = text
+        .lines()
+        .position(|l| l.contains("3 hostA/sandbox_2:vxlan0 out"))
+        .expect("hop 3 listed");
+    let x = text
+        .lines()
+        .nth(y)
+        .and_then(|l| l.find("3 hostA/sandbox_2"))
+        .expect("x");
+    let _ = update(
+        &mut m,
+        Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: u16::try_from(text.lines().nth(y).expect("line")[..x].chars().count())
+                .expect("x")
+                - 1,
+            row: u16::try_from(y).expect("y"),
+            modifiers: KeyModifiers::NONE,
+        }),
+    );
+    assert_eq!(m.journey.as_ref().map(|j| j.hop), Some(2));
+    assert_eq!(m.node().map(|n| n.id.as_str()), Some("hostA/sandbox_2"));
 }
 
 /// The Topology pane of `lab` on a `w`×`h` terminal, as text.

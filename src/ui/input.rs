@@ -14,6 +14,7 @@ use super::layout::Areas;
 use super::model::{CaptureState, Focus, JourneyState, Mode, Model, Phase, Prompt, Purpose, Tab};
 use super::msg::Cmd;
 use super::packets::Scope;
+use super::render::journey::hop_at;
 use super::render::tables::widest;
 use super::rows::tab_at;
 use super::topology::{Target, geometry};
@@ -114,10 +115,14 @@ pub(super) fn follow_hop(m: &mut Model) {
                 .position(|r| Some(&r.row.key) == d.key.as_ref())
         })
         .unwrap_or(0);
+    show_table_row(m, at);
+}
+
+/// Scrolls the Tables pane so row `at` is a third of the way down.
+fn show_table_row(m: &mut Model, at: usize) {
     let rows = Areas::new(m).table_rows();
-    if at >= rows {
-        scroll_table(m, isize::try_from(at + 1 - rows).unwrap_or(0));
-    }
+    m.table_scroll = 0;
+    scroll_table(m, isize::try_from(at.saturating_sub(rows / 3)).unwrap_or(0));
 }
 
 fn select_node(m: &mut Model, i: usize) {
@@ -169,10 +174,7 @@ fn select_link(m: &mut Model, l: usize) {
                 .position(|r| r.row.key == iface)
         })
         .unwrap_or(0);
-    let rows = Areas::new(m).table_rows();
-    if at >= rows {
-        scroll_table(m, isize::try_from(at + 1 - rows).unwrap_or(0));
-    }
+    show_table_row(m, at);
 }
 
 fn move_link(m: &mut Model, forward: bool) {
@@ -507,12 +509,11 @@ pub(super) fn mouse(m: &mut Model, ev: MouseEvent) {
         }
     } else if a.journey.contains(pos) {
         m.focus = Focus::Journey;
-        if let (Some(j), Some(row)) = (&mut m.journey, ev.row.checked_sub(inner(a.journey).y + 3)) {
-            let n = j.current().map_or(0, |c| c.hops.len());
-            if usize::from(row) < n {
-                j.hop = usize::from(row);
-                follow_hop(m);
-            }
+        if let Some(hop) = hop_at(m, a.journey, ev.row)
+            && let Some(j) = &mut m.journey
+        {
+            j.hop = hop;
+            follow_hop(m);
         }
     }
 }
