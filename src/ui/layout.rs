@@ -2,19 +2,22 @@
 //!
 //! ```text
 //! ┌ Topology ───────────────────────────────────────────────────────────────┐
-//! │ ┌ hostA 192.168.228.148 ─────────────┐ ┌ hostB 192.168.228.149 ────────┐ │
-//! │ │▸hostA      pandora_bridge[veth100] │ │ hostB      pandora_bridge[…]  │ │
-//! │ │ sandbox_1  veth101↔hostA:veth100 … │ │ …                             │ │
-//! │ └────────────────────────────────────┘ └───────────────────────────────┘ │
-//! │ underlay   switch[hostA hostB] …   ·   VXLAN vni 100: … ⇄ …            │
+//! │┌ hostA 192.168.228.148 ─────────────────┐┌ hostB 192.168.228.149 ──────┐│
+//! ││▸hostA ⟦pandora_bridge⟧ ─────────eth0─┐ ││ hostB ⟦pandora_bridge⟧ ─…─┐ ││
+//! ││ └─veth100═veth101─ sandbox_1         │ ││ └─veth100═veth101─ …      │ ││
+//! ││   └─veth102═veth103─ sandbox_2 ◈vxlan0│ ││   …                       │ ││
+//! │└──────────────────────────────────────┼─┘└───────────────────────────┼─┘│
+//! │═ underlay switch ═════════════════════╧═══════════════════════════════╧══│
+//! │  ◈════════════════════════════════════════◈ vni 100 · udp 4789 · …       │
 //! └─────────────────────────────────────────────────────────────────────────┘
 //! ┌ Tables — node ────────────────┐┌ Packets ────────────────────────────────┐
 //! │ 1 links 2 addresses … 5 fdb   ││ time  node:iface dir  summary           │
 //! │ rows (+ added ~ changed       ││ …                                       │
-//! │       - removed)              │└─────────────────────────────────────────┘
+//! │  - removed, ▶ decided the hop)│└─────────────────────────────────────────┘
 //! │                               │┌ Journey ────────────────────────────────┐
 //! │                               ││ hop by hop (or the build plan)          │
 //! └───────────────────────────────┘└─────────────────────────────────────────┘
+//!  exercise under way: task, hints, checks (when there is one)
 //!  status: lab, build step x/y, capture, packets, evicted, notes
 //!  key hints (from the binding table)
 //! ```
