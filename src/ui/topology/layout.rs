@@ -265,7 +265,7 @@ fn row_lines(t: &TopoView, rows: &[Row], i: usize, inner: u16, short: bool) -> V
 
 /// Columns host `h`'s box needs for its full tree: its widest line, and the line of each
 /// uplink's node with room for the uplink's name on its stub; rails included.
-fn demand(t: &TopoView, h: usize) -> u16 {
+pub(super) fn demand(t: &TopoView, h: usize) -> u16 {
     let host = &t.hosts[h];
     let rails = rail_cols(t, h);
     lines(t, &host.rows, u16::MAX)
@@ -298,7 +298,7 @@ fn widths(t: &TopoView, total: u16) -> Vec<u16> {
     if n == 0 {
         return Vec::new();
     }
-    let want: Vec<u32> = (0..n).map(|h| u32::from(demand(t, h) + 2)).collect();
+    let want: Vec<u32> = t.hosts.iter().map(|h| u32::from(h.demand + 2)).collect();
     let sum: u32 = want.iter().sum();
     let total32 = u32::from(total);
     let mut out: Vec<u16> = if sum <= total32 {

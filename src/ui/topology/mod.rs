@@ -113,6 +113,8 @@ pub struct HostView {
     pub compact: Vec<Row>,
     /// Its links to the underlay switch.
     pub uplinks: Vec<usize>,
+    /// Columns its box needs to show its full tree.
+    pub demand: u16,
 }
 
 /// The lab's topology as the pane draws it.
@@ -156,6 +158,9 @@ impl TopoView {
             t.hosts[h].rows = rows;
         }
         t.order.extend(t.underlay);
+        for h in 0..t.hosts.len() {
+            t.hosts[h].demand = layout::demand(&t, h);
+        }
         t
     }
 
@@ -213,6 +218,7 @@ impl TopoView {
                     rows: Vec::new(),
                     compact: Vec::new(),
                     uplinks: Vec::new(),
+                    demand: 0,
                 }),
             }
         }
