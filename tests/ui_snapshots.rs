@@ -410,9 +410,9 @@ fn mouse_selects_nodes_tabs_and_packets() {
             modifiers: KeyModifiers::NONE,
         })
     };
-    let screen = format!("{}", draw(&m).backend());
+    let before = format!("{}", draw(&m).backend());
     let find = |needle: &str| {
-        screen
+        before
             .lines()
             .enumerate()
             .find_map(|(y, l)| {
@@ -425,9 +425,29 @@ fn mouse_selects_nodes_tabs_and_packets() {
             })
             .expect("on screen")
     };
-    let (x, y) = find("container veth105↔sandbox_2:veth104");
-    let _ = update(&mut m, click(x + 2, y));
+    let (x, y) = find("─ container");
+    let _ = update(&mut m, click(x + 3, y));
     assert_eq!(m.node().map(|n| n.id.as_str()), Some("hostA/container"));
+    // A link: the tables show its first end's links, the packets only its own.
+    let (x, y) = find("veth104═veth105");
+    let _ = update(&mut m, click(x + 3, y));
+    let l = m.link.expect("a link selected");
+    assert_eq!(m.topo.links[l].label, "veth104═veth105");
+    assert_eq!(m.node().map(|n| n.id.as_str()), Some("hostA/sandbox_2"));
+    assert_eq!(m.tab, vxlab::ui::Tab::Links);
+    let shown = screen(&m);
+    assert!(
+        shown.contains("Packets — 13, 4 on link veth104═veth105"),
+        "{shown}"
+    );
+    // The tunnel's line under the bus.
+    let (x, y) = find("◈═══");
+    let _ = update(&mut m, click(x + 3, y));
+    let l = m.link.expect("the tunnel selected");
+    assert_eq!(m.topo.links[l].label, "vni 100");
+    assert!(screen(&m).contains("on link vni 100"));
+    let _ = update(&mut m, key(KeyCode::Esc));
+    assert_eq!(m.link, None);
     let (x, y) = find("4 neigh");
     let _ = update(&mut m, click(x + 1, y));
     assert_eq!(m.tab, vxlab::ui::Tab::Neighbours);
@@ -698,4 +718,458 @@ fn netfilter_tabs_poll_the_selected_node_and_highlight_changes() {
         }]
     );
     assert!(screen(&m).contains("waiting for the first poll…"));
+}
+
+#[test]
+fn long_nat_rules_scroll_sideways() {
+    let mut m = attached(false);
+    let _ = update(&mut m, Msg::Resize(100, 30));
+    let _ = update(&mut m, key(KeyCode::Char('6')));
+    let long = "ip saddr 10.0.0.0/24 ip daddr != 10.0.0.0/24 oifname != \"edge_bridge\" \
+                meta l4proto tcp th dport { 80, 443, 8080, 8443 } ct state new \
+                log prefix \"vxlab masquerade: \" masquerade random,persistent";
+    let _ = update(
+        &mut m,
+        Msg::Polled {
+            node: "hostA/sandbox_2".into(),
+            polled: Box::new(vxlab::ui::Polled {
+                nat: Ok(vec![nft("postrouting", 9, long, Some(7))]),
+                ipvs: Ok(Vec::new()),
+                conntrack: Ok(Vec::new()),
+            }),
+        },
+    );
+    let text = screen(&m);
+    assert!(!text.contains("random,persistent"), "{text}");
+    assert!(text.contains("</> columns 1-"), "{text}");
+    // `>` scrolls a third of the pane at a time, up to the end of the longest row.
+    for _ in 0..20 {
+        let _ = update(&mut m, key(KeyCode::Char('>')));
+    }
+    let text = screen(&m);
+    assert!(text.contains("random,persistent"), "{text}");
+    assert!(!text.contains("postrouting"), "{text}");
+    insta::assert_snapshot!("nat_scrolled", draw(&m).backend());
+    for _ in 0..20 {
+        let _ = update(&mut m, key(KeyCode::Char('<')));
+    }
+    assert_eq!(m.table_hscroll, 0);
+    assert!(screen(&m).contains("postrouting"));
+    // Another tab starts at the left again.
+    let _ = update(&mut m, key(KeyCode::Char('>')));
+    let _ = update(&mut m, key(KeyCode::Char('8')));
+    assert_eq!(m.table_hscroll, 0);
+}
+
+#[test]
+fn exercise_under_way_is_shown_and_follows_its_progress() {
+    use vxlab::fault::exercise::{Outcome, Progress};
+    let mut m = attached(false);
+    assert!(init(&mut m).contains(&Cmd::WatchExercises));
+    assert!(!screen(&m).contains("exercise 1"));
+    let mut p = Progress {
+        current: Some("arp-across-the-overlay".into()),
+        ..Progress::default()
+    };
+    let _ = update(&mut m, Msg::Exercise(Box::new(p.clone())));
+    let text = screen(&m);
+    assert!(
+        text.contains("exercise 1 of 3: arp-across-the-overlay (under way)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("The container on machine A (10.0.0.4)"),
+        "{text}"
+    );
+    assert!(text.contains("not checked yet"), "{text}");
+    assert!(!text.contains("hint 1"), "{text}");
+    // Another terminal asks for a hint and checks: the strip follows.
+    p.hints.insert("arp-across-the-overlay".into(), 2);
+    p.failed_checks.insert("arp-across-the-overlay".into(), 1);
+    let _ = update(&mut m, Msg::Exercise(Box::new(p.clone())));
+    let text = screen(&m);
+    assert!(text.contains("hint 1: Run `ip neigh`"), "{text}");
+    assert!(text.contains("hint 2: vxlan0 in hostA/sandbox_2"), "{text}");
+    assert!(
+        text.contains("last check failed") && text.contains("hints 2/3"),
+        "{text}"
+    );
+    insta::assert_snapshot!("exercise_under_way", draw(&m).backend());
+    // It passes.
+    p.current = None;
+    p.results
+        .insert("arp-across-the-overlay".into(), Outcome::Passed);
+    let _ = update(&mut m, Msg::Exercise(Box::new(p)));
+    let text = screen(&m);
+    assert!(text.contains("arp-across-the-overlay ✓ passed"), "{text}");
+    assert!(text.contains("1 of 3 passed"), "{text}");
+}
+
+/// The tables of the nodes a ping from hostA/container crosses on machine A, with the
+/// entries that send it on (MACs as [`frames`] builds them).
+fn path_tables(m: &mut Model) {
+    use vxlab::observe::VxlanInfo;
+    let mac = |ip: [u8; 4]| mac_for(Ipv4Addr::from(ip)).to_string();
+    let neigh = |dev: &str, to: [u8; 4], state: &str| NeighRow {
+        dev: dev.into(),
+        to: IpAddr::from(to),
+        lladdr: Some(mac(to)),
+        state: state.into(),
+    };
+    let route = |to: &str, dev: &str| RouteRow {
+        to: to.into(),
+        via: None,
+        dev: Some(dev.into()),
+        proto: "kernel".into(),
+    };
+    let mut veth105 = link(2, "veth105", "veth", None);
+    veth105.mac = mac([10, 0, 0, 4]);
+    let container = Tables {
+        links: vec![link(1, "lo", "", None), veth105],
+        routes: vec![route("10.0.0.0/24", "veth105")],
+        neighbours: vec![
+            neigh("veth105", [10, 0, 0, 1], "STALE"),
+            neigh("veth105", [10, 0, 0, 14], "REACHABLE"),
+        ],
+        ..Tables::default()
+    };
+    let mut sandbox = sandbox_2(vec![
+        fdb("02:42:0a:00:00:0c", Some([192, 168, 228, 149]), "permanent"),
+        fdb("02:42:0a:00:00:0e", Some([192, 168, 228, 149]), "permanent"),
+        FdbRow {
+            self_: false,
+            master: Some("edge_bridge".into()),
+            ..fdb("02:42:0a:00:00:0e", None, "permanent")
+        },
+    ]);
+    sandbox.links[4].vxlan = Some(VxlanInfo {
+        vni: 100,
+        dstport: 4789,
+        local: None,
+        remote: None,
+        proxy: true,
+        learning: false,
+    });
+    let mut eth0 = link(2, "eth0", "veth", None);
+    eth0.mac = mac([192, 168, 228, 148]);
+    let host = Tables {
+        links: vec![link(1, "lo", "", None), eth0],
+        routes: vec![route("default", "eth0"), route("192.168.228.0/24", "eth0")],
+        neighbours: vec![neigh("eth0", [192, 168, 228, 149], "REACHABLE")],
+        ..Tables::default()
+    };
+    for (node, tables) in [
+        ("hostA/container", container),
+        ("hostA/sandbox_2", sandbox),
+        ("hostA", host),
+    ] {
+        let _ = update(
+            m,
+            Msg::Tables {
+                node: node.into(),
+                tables,
+            },
+        );
+    }
+}
+
+/// The screen lines marked `▶` in the Tables pane (its left half).
+fn decided_rows(m: &Model) -> Vec<String> {
+    screen(m)
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim_matches('"');
+            let left: String = l.chars().take(70).collect();
+            left.starts_with("│▶")
+                .then(|| left.trim_end_matches('│').trim().to_string())
+        })
+        .collect()
+}
+
+fn what_decided(m: &Model) -> Vec<String> {
+    vxlab::ui::decisions(m)
+        .into_iter()
+        .map(|d| d.what)
+        .collect()
+}
+
+#[test]
+fn walking_a_ping_highlights_the_rows_that_decided_each_hop() {
+    let mut m = attached(true);
+    path_tables(&mut m);
+    m.selected = m.topo.index("hostA/container").expect("node");
+    let _ = update(&mut m, key(KeyCode::Char('p')));
+    let _ = chars(&mut m, "10.0.0.14");
+    let _ = update(&mut m, key(KeyCode::Enter));
+    let _ = update(&mut m, Msg::Frames(frames()));
+    let _ = update(
+        &mut m,
+        Msg::PingDone {
+            node: "hostA/container".into(),
+            target: IpAddr::from([10, 0, 0, 14]),
+            since: 0,
+            result: Ok(()),
+        },
+    );
+    // Hop 1, the container sends it: its route and its neighbour entry for 10.0.0.14.
+    assert_eq!(m.node().map(|n| n.id.as_str()), Some("hostA/container"));
+    assert_eq!(m.tab, vxlab::ui::Tab::Routes);
+    let rows = decided_rows(&m);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].starts_with("│▶ 10.0.0.0/24"), "{rows:?}");
+    assert_eq!(
+        what_decided(&m),
+        [
+            "route 10.0.0.0/24 dev veth105",
+            "neighbour 10.0.0.14 lladdr 02:42:0a:00:00:0e REACHABLE"
+        ]
+    );
+    let text = screen(&m);
+    assert!(
+        text.contains("▶ hostA/container decided by: route 10.0.0.0/24 dev veth105 ·"),
+        "{text}"
+    );
+    let _ = update(&mut m, key(KeyCode::Char('4')));
+    let rows = decided_rows(&m);
+    assert!(
+        rows.len() == 1 && rows[0].contains("10.0.0.14") && !rows[0].contains("10.0.0.1 "),
+        "{rows:?}"
+    );
+    // Hop 2 arrives in sandbox_2: nothing is decided by receiving.
+    let _ = chars(&mut m, "n");
+    assert_eq!(m.node().map(|n| n.id.as_str()), Some("hostA/sandbox_2"));
+    assert!(decided_rows(&m).is_empty());
+    // Hop 3, edge_bridge forwards it to vxlan0 (its fdb entry), and vxlan0 sends it to
+    // 192.168.228.149 (its own fdb entry, not the other MAC's).
+    let _ = chars(&mut m, "n");
+    assert_eq!(m.tab, vxlab::ui::Tab::Fdb);
+    let rows = decided_rows(&m);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        rows.iter().all(|r| r.contains("02:42:0a:00:00:0e")),
+        "{rows:?}"
+    );
+    assert!(rows.iter().any(|r| r.contains("master")) && rows.iter().any(|r| r.contains("self")));
+    let t = draw(&m);
+    insta::assert_snapshot!("decided_fdb", t.backend());
+    let buf = t.backend().buffer();
+    let y = (0..H)
+        .find(|&y| buf[(1, y)].symbol() == "▶")
+        .expect("a marked row");
+    assert_eq!(buf[(1, y)].bg, Color::Magenta);
+    // Hop 4, the host routes the encapsulated packet: the underlay route, not the default.
+    let _ = chars(&mut m, "n");
+    assert_eq!(m.node().map(|n| n.id.as_str()), Some("hostA"));
+    let rows = decided_rows(&m);
+    assert!(
+        rows.len() == 1 && rows[0].starts_with("│▶ 192.168.228.0/24"),
+        "{rows:?}"
+    );
+    assert_eq!(
+        what_decided(&m),
+        [
+            "route 192.168.228.0/24 dev eth0",
+            "neighbour 192.168.228.149 lladdr 02:42:c0:a8:e4:95 REACHABLE"
+        ]
+    );
+    // On a small terminal the hop and what decided it still show; a click on the hop
+    // above walks back to it.
+    let _ = update(&mut m, Msg::Resize(100, 30));
+    let text = screen(&m);
+    assert!(text.contains("4 hostA:eth0 out"), "{text}");
+    assert!(
+        text.contains("▶ hostA decided by: route 192.168.228.0/24"),
+        "{text}"
+    );
+    let y = text
+        .lines()
+        .position(|l| l.contains("3 hostA/sandbox_2:vxlan0 out"))
+        .expect("hop 3 listed");
+    let x = text
+        .lines()
+        .nth(y)
+        .and_then(|l| l.find("3 hostA/sandbox_2"))
+        .expect("x");
+    let _ = update(
+        &mut m,
+        Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: u16::try_from(text.lines().nth(y).expect("line")[..x].chars().count())
+                .expect("x")
+                - 1,
+            row: u16::try_from(y).expect("y"),
+            modifiers: KeyModifiers::NONE,
+        }),
+    );
+    assert_eq!(m.journey.as_ref().map(|j| j.hop), Some(2));
+    assert_eq!(m.node().map(|n| n.id.as_str()), Some("hostA/sandbox_2"));
+}
+
+/// The Topology pane of `lab` on a `w`×`h` terminal, as text.
+fn topology_of(lab: Lab, size: (u16, u16)) -> String {
+    let m = Model::new(lab, Phase::Attached, size, false);
+    let pane = vxlab::ui::Areas::new(&m).topology;
+    let t = draw(&m);
+    let buf = t.backend().buffer();
+    (pane.y..pane.bottom())
+        .map(|y| {
+            (pane.x..pane.right())
+                .map(|x| buf[(x, y)].symbol())
+                .collect::<String>()
+                .trim_end()
+                .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn builtin(name: &str) -> Lab {
+    Lab::from_source(vxlab::labs::builtin(name).expect("built in")).expect("valid")
+}
+
+#[test]
+#[ignore = "prints every lab's topology, to look at"]
+fn print_every_topology() {
+    let mut labs: Vec<(String, Lab)> = vxlab::labs::BUILTIN
+        .iter()
+        .map(|(n, _)| ((*n).to_string(), builtin(n)))
+        .collect();
+    labs.push((
+        "scale-200".into(),
+        Lab::from_source(&vxlab::labs::generated("scale", 200)).expect("valid"),
+    ));
+    for (name, lab) in labs {
+        for size in [(100, 30), (200, 50)] {
+            println!("== {name} {size:?}\n{}", topology_of(lab.clone(), size));
+        }
+    }
+}
+
+fn scale_lab() -> Lab {
+    Lab::from_source(&vxlab::labs::generated("scale", 200)).expect("valid")
+}
+
+#[test]
+fn topology_is_a_graph_of_hosts_namespaces_links_and_tunnels() {
+    insta::assert_snapshot!(
+        "topology_docker_overlay_100x30",
+        topology_of(lab(), (100, 30))
+    );
+    insta::assert_snapshot!(
+        "topology_docker_overlay_200x50",
+        topology_of(lab(), (200, 50))
+    );
+    insta::assert_snapshot!(
+        "topology_docker_19_overlay_200x50",
+        topology_of(builtin("docker-19-overlay"), (200, 50))
+    );
+    insta::assert_snapshot!(
+        "topology_flannel_100x30",
+        topology_of(builtin("flannel"), (100, 30))
+    );
+    insta::assert_snapshot!("topology_scale_100x30", topology_of(scale_lab(), (100, 30)));
+    insta::assert_snapshot!("topology_scale_200x50", topology_of(scale_lab(), (200, 50)));
+}
+
+#[test]
+fn every_lab_stays_readable_at_100x30_and_200x50() {
+    let mut labs: Vec<Lab> = vxlab::labs::BUILTIN
+        .iter()
+        .map(|(n, _)| builtin(n))
+        .collect();
+    labs.push(scale_lab());
+    assert_eq!(labs.len(), 12);
+    for lab in labs {
+        let names: Vec<String> = lab
+            .nodes
+            .iter()
+            .map(|n| n.id.rsplit('/').next().unwrap_or(&n.id).to_string())
+            .collect();
+        let hosts: Vec<String> = lab
+            .nodes
+            .iter()
+            .filter(|n| n.kind == vxlab::model::NodeKind::Host)
+            .map(|n| n.id.clone())
+            .collect();
+        for size in [(100, 30), (200, 50)] {
+            let text = topology_of(lab.clone(), size);
+            let words: Vec<&str> = text
+                .split(|c: char| c.is_whitespace() || "─═┄│└├┐┘┌┼╧⟦⟧◈▸↪".contains(c))
+                .collect();
+            // Every host has its box; every namespace is named whole, or its box says how
+            // many lines are scrolled out.
+            for h in &hosts {
+                assert!(
+                    words.contains(&h.as_str()),
+                    "{} {size:?}: host {h}\n{text}",
+                    lab.name
+                );
+            }
+            let missing: Vec<&String> = names
+                .iter()
+                .filter(|n| !words.contains(&n.as_str()))
+                .collect();
+            assert!(
+                missing.is_empty() || text.contains(" more "),
+                "{} {size:?}: {missing:?} not shown\n{text}",
+                lab.name
+            );
+            if size == (200, 50) {
+                assert!(
+                    missing.is_empty(),
+                    "{} {size:?}: {missing:?}\n{text}",
+                    lab.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn links_show_their_state_and_are_selected_with_brackets() {
+    let mut m = attached(true);
+    let mut down = link(2, "veth105", "veth", None);
+    down.up = false;
+    let _ = update(
+        &mut m,
+        Msg::Tables {
+            node: "hostA/container".into(),
+            tables: Tables {
+                links: vec![link(1, "lo", "", None), down],
+                ..Tables::default()
+            },
+        },
+    );
+    let t = draw(&m);
+    let text = format!("{}", t.backend());
+    assert!(text.contains("veth104✗veth105"), "{text}");
+    let buf = t.backend().buffer();
+    let (x, y) = (0..H)
+        .find_map(|y| {
+            let line: String = (0..W).map(|x| buf[(x, y)].symbol()).collect();
+            line.find("veth104✗")
+                .map(|i| (u16::try_from(line[..i].chars().count()).unwrap(), y))
+        })
+        .expect("on screen");
+    assert_eq!(buf[(x, y)].fg, Color::Red);
+    // sandbox_2's edge_bridge ports are up, its other links unknown (their peers unread).
+    let text = screen(&m);
+    assert!(text.contains("veth102═veth103"), "{text}");
+    // `]` walks the links from the selected node's first; Up/Down go back to nodes.
+    let _ = update(&mut m, key(KeyCode::Char(']')));
+    let first = m.link.expect("a link");
+    assert!(
+        m.topo.links[first]
+            .ends
+            .iter()
+            .any(|(n, _)| m.topo.nodes[*n].id == "hostA/sandbox_2")
+    );
+    let _ = update(&mut m, key(KeyCode::Char(']')));
+    assert_eq!(m.link, Some(first + 1));
+    let _ = update(&mut m, key(KeyCode::Char('[')));
+    assert_eq!(m.link, Some(first));
+    assert!(m.packets.scope().is_some());
+    let _ = update(&mut m, key(KeyCode::Down));
+    assert_eq!(m.link, None);
+    assert!(m.packets.scope().is_none());
 }

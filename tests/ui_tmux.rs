@@ -143,8 +143,18 @@ fn ping_walk_and_fdb_deletion_show_live_and_quit_restores_the_terminal() {
         "the 4th hop (hostA:eth0) is not marked on the topology"
     );
 
-    // Back to hostA/sandbox_2: its FDB tab, scrolled to the end, where vxlan0's entries are.
-    keys(&session, &["Tab", "Up", "5", "Tab", "End"]);
+    // Walking selected the hop's node, hostA, and showed the route that sent it: the
+    // underlay's, marked.
+    assert!(
+        hop.as_deref()
+            .is_some_and(|s| s.contains("▶ hostA decided by: route 192.168.228.0/24")),
+        "the route that decided the 4th hop is not named:\n{}",
+        hop.unwrap_or_default()
+    );
+
+    // On to hostA/sandbox_2 (two down): its FDB tab, scrolled to the end, where vxlan0's
+    // entries are.
+    keys(&session, &["Tab", "Down", "Down", "5", "Tab", "End"]);
     let ns = format!("vx.{lab}.hostA.sandbox_2");
     let fdb = run(
         "ip",

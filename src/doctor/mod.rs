@@ -20,7 +20,7 @@ pub mod snapshot;
 use serde::Serialize;
 
 pub use render::report_text;
-pub use snapshot::{NatRow, NodeState, Snapshot};
+pub use snapshot::{NatRow, NodeState, Snapshot, VxlanDest};
 
 use crate::model::Lab;
 

@@ -63,6 +63,31 @@ pub struct NodeState {
 /// `(node, interface)`.
 pub type Iface = (String, String);
 
+/// Where a VXLAN device sends a frame for a MAC: what its FDB (or its configuration) says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VxlanDest<'a> {
+    /// Its FDB entries for the MAC (`bridge fdb … dst`).
+    Entry(Vec<&'a FdbRow>),
+    /// No entry for the MAC: the all-zeros entries, which it floods to.
+    Flood(Vec<&'a FdbRow>),
+    /// No entry at all: the device's own `remote`.
+    Remote(IpAddr),
+}
+
+impl VxlanDest<'_> {
+    /// The VTEP addresses it sends to.
+    pub fn addrs(&self) -> Vec<IpAddr> {
+        match self {
+            Self::Entry(rows) | Self::Flood(rows) => rows.iter().filter_map(|f| f.dst).collect(),
+            Self::Remote(r) => vec![*r],
+        }
+    }
+}
+
+fn same_mac(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
 /// Every namespace of a running lab, and its wiring.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Snapshot {
@@ -210,6 +235,46 @@ impl NodeState {
             .filter(|(d, _)| d.contains(&ip))
             .max_by_key(|(d, _)| d.prefix_len())
             .map(|(_, r)| r)
+    }
+
+    /// The neighbour entry the kernel uses for `ip` on `dev`: one with a link-layer
+    /// address, neither `FAILED` nor `INCOMPLETE`.
+    pub fn neighbour(&self, dev: &str, ip: IpAddr) -> Option<&NeighRow> {
+        self.neighbours.iter().find(|n| {
+            n.dev == dev
+                && n.to == ip
+                && n.lladdr.is_some()
+                && !matches!(n.state.as_str(), "FAILED" | "INCOMPLETE")
+        })
+    }
+
+    /// The FDB entry bridge `br` forwards a frame for `mac` by (a port's, not the bridge's
+    /// own); `None` when it floods.
+    pub fn bridge_fdb(&self, br: &str, mac: &str) -> Option<&FdbRow> {
+        self.fdb
+            .iter()
+            .find(|f| f.master.as_deref() == Some(br) && same_mac(&f.mac, mac) && f.dev != br)
+    }
+
+    /// Where VXLAN device `dev` sends a frame for `mac`: its FDB entries for the MAC, else
+    /// its all-zeros entries, else its `remote`; `None` when it has nowhere to send it.
+    pub fn vxlan_dest(&self, dev: &str, mac: &str) -> Option<VxlanDest<'_>> {
+        let own = |m: &str| -> Vec<&FdbRow> {
+            self.fdb
+                .iter()
+                .filter(|f| f.dev == dev && f.self_ && same_mac(&f.mac, m) && f.dst.is_some())
+                .collect()
+        };
+        let entries = own(mac);
+        if !entries.is_empty() {
+            return Some(VxlanDest::Entry(entries));
+        }
+        let flood = own("00:00:00:00:00:00");
+        if !flood.is_empty() {
+            return Some(VxlanDest::Flood(flood));
+        }
+        let remote = self.link(dev)?.vxlan.as_ref()?.remote?;
+        Some(VxlanDest::Remote(remote))
     }
 
     /// A sysctl's value, if the kernel has it.

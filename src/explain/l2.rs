@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use super::sim::{Encap, Pkt, Sim, culprit, drop_at, same_mac};
 use super::{End, arp};
 use crate::capture::Dir;
+use crate::doctor::VxlanDest;
 use crate::model::Proto;
 
 impl Sim<'_> {
@@ -154,12 +155,7 @@ impl Sim<'_> {
             );
             return self.route(node, Some(br), p);
         }
-        let learned = st.fdb.iter().find(|f| {
-            f.master.as_deref() == Some(br)
-                && same_mac(&f.mac, mac)
-                && Some(f.dev.as_str()) != Some(br)
-        });
-        let (port, why) = if let Some(f) = learned {
+        let (port, why) = if let Some(f) = st.bridge_fdb(br, mac) {
             (
                 f.dev.clone(),
                 format!("{node}: bridge {br}: fdb {mac} on {}", f.dev),
@@ -248,41 +244,30 @@ impl Sim<'_> {
                 culprit(node, v, "not vxlan"),
             );
         };
-        let own = |m: &str| {
-            st.fdb
-                .iter()
-                .filter(move |f| f.dev == v && f.self_ && same_mac(&f.mac, m))
-                .filter_map(|f| f.dst)
-                .collect::<Vec<_>>()
-        };
-        let (dsts, why) = match own(mac) {
-            d if !d.is_empty() => (d, format!("{node}: {v}: fdb {mac} dst")),
-            _ => match (own("00:00:00:00:00:00"), info.remote) {
-                (d, _) if !d.is_empty() => (
-                    d,
-                    format!("{node}: {v}: no fdb entry for {mac}, flooded to"),
+        let Some(dest) = st.vxlan_dest(v, mac) else {
+            let reason = format!(
+                "{v} in {node} has no FDB entry for {mac} and no default destination: the VXLAN driver has nowhere to send the frame and drops it (NO_TX_TARGET)"
+            );
+            return drop_at(
+                node,
+                Some(v),
+                reason,
+                culprit(
+                    node,
+                    v,
+                    format!(
+                        "bridge -n {} fdb show dev {v}: no entry for {mac}",
+                        st.netns
+                    ),
                 ),
-                (_, Some(r)) => (vec![r], format!("{node}: {v}: default destination")),
-                _ => {
-                    let reason = format!(
-                        "{v} in {node} has no FDB entry for {mac} and no default destination: the VXLAN driver has nowhere to send the frame and drops it (NO_TX_TARGET)"
-                    );
-                    return drop_at(
-                        node,
-                        Some(v),
-                        reason,
-                        culprit(
-                            node,
-                            v,
-                            format!(
-                                "bridge -n {} fdb show dev {v}: no entry for {mac}",
-                                st.netns
-                            ),
-                        ),
-                    );
-                }
-            },
+            );
         };
+        let why = match dest {
+            VxlanDest::Entry(_) => format!("{node}: {v}: fdb {mac} dst"),
+            VxlanDest::Flood(_) => format!("{node}: {v}: no fdb entry for {mac}, flooded to"),
+            VxlanDest::Remote(_) => format!("{node}: {v}: default destination"),
+        };
+        let dsts = dest.addrs();
         let socket = snap
             .vxlan_socket
             .get(&(node.to_string(), v.to_string()))

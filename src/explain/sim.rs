@@ -324,13 +324,7 @@ impl<'a> Sim<'a> {
         };
         let via = rt.via.map(|v| format!(" via {v}")).unwrap_or_default();
         let why = format!("{node}: route {shown}{via} dev {dev}");
-        let known = st.neighbours.iter().find(|n| {
-            n.dev == dev
-                && n.to == IpAddr::V4(nh)
-                && n.lladdr.is_some()
-                && !matches!(n.state.as_str(), "FAILED" | "INCOMPLETE")
-        });
-        let mac = if let Some(n) = known {
+        let mac = if let Some(n) = st.neighbour(&dev, IpAddr::V4(nh)) {
             n.lladdr.clone().unwrap_or_default()
         } else {
             match arp::resolve(self.snap, node, &dev, nh) {

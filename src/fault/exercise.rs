@@ -29,7 +29,7 @@ pub enum Outcome {
 }
 
 /// The exercise under way in `p`, if any.
-fn current<'a>(lab: &'a Lab, p: &Progress) -> Option<&'a Exercise> {
+pub fn current<'a>(lab: &'a Lab, p: &Progress) -> Option<&'a Exercise> {
     p.current
         .as_ref()
         .and_then(|c| lab.exercises.iter().find(|x| &x.name == c))
@@ -44,6 +44,9 @@ pub struct Progress {
     pub hints: BTreeMap<String, usize>,
     /// Finished exercises.
     pub results: BTreeMap<String, Outcome>,
+    /// Checks that failed, per exercise.
+    #[serde(default)]
+    pub failed_checks: BTreeMap<String, usize>,
 }
 
 fn path(lab: &str) -> PathBuf {
@@ -134,8 +137,10 @@ pub fn check_current(lab: &Lab) -> Result<Option<(&Exercise, bool)>, FaultError>
         p.results.insert(x.name.clone(), Outcome::Passed);
         p.current = None;
         record::remove(&lab.name, &x.fault)?;
-        save(&lab.name, &p)?;
+    } else {
+        *p.failed_checks.entry(x.name.clone()).or_default() += 1;
     }
+    save(&lab.name, &p)?;
     Ok(Some((x, ok)))
 }
 

@@ -8,12 +8,16 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent,
 use ratatui::layout::{Position, Rect};
 use ratatui::widgets::{Block, Borders};
 
+use super::decide::decisions;
 use super::keys::{Action, lookup};
 use super::layout::Areas;
 use super::model::{CaptureState, Focus, JourneyState, Mode, Model, Phase, Prompt, Purpose, Tab};
 use super::msg::Cmd;
+use super::packets::Scope;
+use super::render::journey::hop_at;
+use super::render::tables::widest;
 use super::rows::tab_at;
-use super::topology::geometry;
+use super::topology::{Target, geometry};
 use crate::decode::DecodeOptions;
 use crate::trace::correlate;
 
@@ -87,20 +91,118 @@ fn walk(m: &mut Model, forward: bool) {
         j.which -= 1;
         j.hop = hops(j.which).saturating_sub(1);
     }
+    follow_hop(m);
+}
+
+/// Shows the hop being walked: its node selected, the tab of the row that decided it open
+/// with that row in view.
+pub(super) fn follow_hop(m: &mut Model) {
+    let Some(i) = m.hop_node() else {
+        return;
+    };
+    select_node(m, i);
+    let Some(d) = decisions(m).into_iter().find(|d| d.key.is_some()) else {
+        return;
+    };
+    set_tab(m, d.tab);
+    let at = m
+        .tables
+        .get(&d.node)
+        .and_then(|t| {
+            t.tabs[d.tab.index()]
+                .rows
+                .iter()
+                .position(|r| Some(&r.row.key) == d.key.as_ref())
+        })
+        .unwrap_or(0);
+    show_table_row(m, at);
+}
+
+/// Scrolls the Tables pane so row `at` is a third of the way down.
+fn show_table_row(m: &mut Model, at: usize) {
+    let rows = Areas::new(m).table_rows();
+    m.table_scroll = 0;
+    scroll_table(m, isize::try_from(at.saturating_sub(rows / 3)).unwrap_or(0));
 }
 
 fn select_node(m: &mut Model, i: usize) {
+    if m.link.take().is_some() {
+        m.packets.set_scope(None, &m.points);
+    }
     if i < m.topo.nodes.len() && i != m.selected {
         m.selected = i;
         m.table_scroll = 0;
+        m.table_hscroll = 0;
     }
 }
 
-fn move_node(m: &mut Model, delta: isize) {
-    let n = m.topo.nodes.len();
-    if n > 0 {
-        select_node(m, m.selected.saturating_add_signed(delta).min(n - 1));
+/// Selects link `l`: the tables show its first end's interfaces, the packet list only what
+/// crossed its ends.
+fn select_link(m: &mut Model, l: usize) {
+    let Some(link) = m.topo.links.get(l) else {
+        return;
+    };
+    let Some((node, iface)) = link.ends.first().cloned() else {
+        return;
+    };
+    let scope = Scope {
+        name: link.label.clone(),
+        ends: link
+            .ends
+            .iter()
+            .map(|(n, i)| (m.topo.nodes[*n].id.clone(), i.clone()))
+            .collect(),
+    };
+    m.note = Some(format!(
+        "link {}: {} ({})",
+        link.label,
+        link.ends_text(&m.topo),
+        link.detail
+    ));
+    select_node(m, node);
+    m.link = Some(l);
+    m.packets.set_scope(Some(scope), &m.points);
+    set_tab(m, Tab::Links);
+    let id = &m.topo.nodes[node].id;
+    let at = m
+        .tables
+        .get(id)
+        .and_then(|t| {
+            t.tabs[Tab::Links.index()]
+                .rows
+                .iter()
+                .position(|r| r.row.key == iface)
+        })
+        .unwrap_or(0);
+    show_table_row(m, at);
+}
+
+fn move_link(m: &mut Model, forward: bool) {
+    let n = m.topo.links.len();
+    if n == 0 {
+        return;
     }
+    let next = match (m.link, forward) {
+        (None, true) => m.topo.links_of(m.selected).next().unwrap_or(0),
+        (None, false) => m.topo.links_of(m.selected).last().unwrap_or(n - 1),
+        (Some(l), true) => (l + 1) % n,
+        (Some(l), false) => (l + n - 1) % n,
+    };
+    m.focus = Focus::Topology;
+    select_link(m, next);
+}
+
+/// Moves the selection `delta` nodes down the topology, in drawing order.
+fn move_node(m: &mut Model, delta: isize) {
+    let order = &m.topo.order;
+    let Some(at) = order.iter().position(|&n| n == m.selected) else {
+        if let Some(&first) = order.first() {
+            select_node(m, first);
+        }
+        return;
+    };
+    let to = at.saturating_add_signed(delta).min(order.len() - 1);
+    select_node(m, order[to]);
 }
 
 fn move_host(m: &mut Model, right: bool) {
@@ -134,6 +236,23 @@ fn move_packet(m: &mut Model, delta: isize) {
 fn set_tab(m: &mut Model, tab: Tab) {
     m.tab = tab;
     m.table_scroll = 0;
+    m.table_hscroll = 0;
+}
+
+/// Scrolls the Tables pane sideways by a third of its width, no further than the widest
+/// row needs.
+fn side_scroll(m: &mut Model, right: bool) {
+    let Some(node) = m.node().map(|n| n.id.clone()) else {
+        return;
+    };
+    let visible = usize::from(Areas::new(m).tables.width.saturating_sub(4));
+    let max = widest(m, &node, m.tab).saturating_sub(visible);
+    let step = (visible / 3).max(1);
+    m.table_hscroll = if right {
+        (m.table_hscroll + step).min(max)
+    } else {
+        m.table_hscroll.saturating_sub(step)
+    };
 }
 
 pub(super) fn key(m: &mut Model, ev: &KeyEvent) -> Vec<Cmd> {
@@ -292,6 +411,8 @@ fn act(m: &mut Model, action: Action, ev: &KeyEvent) -> Vec<Cmd> {
             }
         }
         Action::NextTab => set_tab(m, Tab::nth(m.tab.index() + 1)),
+        Action::NextLink | Action::PrevLink => move_link(m, action == Action::NextLink),
+        Action::SideLeft | Action::SideRight => side_scroll(m, action == Action::SideRight),
         Action::Open => {
             if m.packets.selected.is_none() {
                 m.packets.move_selection(-1, Areas::new(m).packet_rows());
@@ -302,6 +423,9 @@ fn act(m: &mut Model, action: Action, ev: &KeyEvent) -> Vec<Cmd> {
             }
         }
         Action::Back => {
+            if m.link.take().is_some() {
+                m.packets.set_scope(None, &m.points);
+            }
             m.packets.follow();
             m.journey = None;
             m.note = None;
@@ -378,17 +502,18 @@ pub(super) fn mouse(m: &mut Model, ev: MouseEvent) {
         }
     } else if a.topology.contains(pos) {
         m.focus = Focus::Topology;
-        let g = geometry(&m.topo, inner(a.topology));
-        if let Some(s) = g.spots.iter().find(|s| s.rect.contains(pos)) {
-            select_node(m, s.node);
+        match geometry(&m.topo, inner(a.topology), m.target()).hit(ev.column, ev.row) {
+            Some(Target::Node(n)) => select_node(m, n),
+            Some(Target::Link(l)) => select_link(m, l),
+            None => {}
         }
     } else if a.journey.contains(pos) {
         m.focus = Focus::Journey;
-        if let (Some(j), Some(row)) = (&mut m.journey, ev.row.checked_sub(inner(a.journey).y + 3)) {
-            let n = j.current().map_or(0, |c| c.hops.len());
-            if usize::from(row) < n {
-                j.hop = usize::from(row);
-            }
+        if let Some(hop) = hop_at(m, a.journey, ev.row)
+            && let Some(j) = &mut m.journey
+        {
+            j.hop = hop;
+            follow_hop(m);
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::model::Focus;
+
 /// What a key does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -32,10 +34,18 @@ pub enum Action {
     Top,
     /// To the last row (the packet list follows new packets again).
     Bottom,
+    /// Select the previous link of the topology.
+    PrevLink,
+    /// Select the next link of the topology.
+    NextLink,
     /// Tables tab by number (`1`–`8`).
     TabNumber,
     /// Next tables tab.
     NextTab,
+    /// Scroll the tables to the left (long rules and tuples).
+    SideLeft,
+    /// Scroll the tables to the right.
+    SideRight,
     /// Open the selected packet's details.
     Open,
     /// Close, or stop following a packet.
@@ -231,6 +241,20 @@ pub const BINDINGS: &[Binding] = &[
         "last row / follow new packets",
     ),
     b(
+        &[Char(']')],
+        Action::NextLink,
+        Always,
+        Some("link"),
+        "select the next link (veth, uplink, tunnel): tables and packets follow it",
+    ),
+    b(
+        &[Char('[')],
+        Action::PrevLink,
+        Always,
+        None,
+        "select the previous link",
+    ),
+    b(
         &[
             Char('1'),
             Char('2'),
@@ -252,6 +276,20 @@ pub const BINDINGS: &[Binding] = &[
         Always,
         None,
         "next tables tab",
+    ),
+    b(
+        &[Char('<')],
+        Action::SideLeft,
+        Always,
+        None,
+        "tables: scroll left (back to the start of long rows)",
+    ),
+    b(
+        &[Char('>')],
+        Action::SideRight,
+        Always,
+        Some("sideways"),
+        "tables: scroll right, to read long NAT rules and conntrack tuples",
     ),
     b(
         &[Code(KeyCode::Enter)],
@@ -332,17 +370,31 @@ pub fn keys_label(b: &Binding) -> String {
         .join("/")
 }
 
-/// The hints of the bottom bar: (keys, label) of each binding that has one and applies.
-pub fn hints(stepping: bool) -> Vec<(String, &'static str)> {
+/// The pane a binding's hint is shown for, if only for one.
+fn hint_pane(action: Action) -> Option<Focus> {
+    match action {
+        Action::NextLink => Some(Focus::Topology),
+        Action::SideRight => Some(Focus::Tables),
+        Action::Open | Action::Filter | Action::Pause => Some(Focus::Packets),
+        _ => None,
+    }
+}
+
+/// The hints of the bottom bar: (keys, label) of each binding that has one and applies,
+/// given whether a `--step` build waits for a key and which pane has the keyboard.
+pub fn hints(stepping: bool, focus: Focus) -> Vec<(String, &'static str)> {
     BINDINGS
         .iter()
         .filter(|b| b.when == Always || stepping)
+        .filter(|b| hint_pane(b.action).is_none_or(|p| p == focus))
         .filter_map(|b| {
             let first = b.keys.first()?.label();
             let keys = match b.action {
                 Action::TabNumber => "1-8".to_string(),
                 Action::Up => "↑↓←→".to_string(),
                 Action::NextHop => "n/N".to_string(),
+                Action::SideRight => "</>".to_string(),
+                Action::NextLink => "[/]".to_string(),
                 _ => first,
             };
             b.hint.map(|h| (keys, h))
@@ -388,7 +440,25 @@ mod tests {
                 .iter()
                 .all(|b| !b.help.is_empty() && !b.keys.is_empty())
         );
-        assert!(hints(true).iter().any(|(_, h)| *h == "next step"));
-        assert!(!hints(false).iter().any(|(_, h)| *h == "next step"));
+        assert!(
+            hints(true, Focus::Topology)
+                .iter()
+                .any(|(_, h)| *h == "next step")
+        );
+        assert!(
+            !hints(false, Focus::Topology)
+                .iter()
+                .any(|(_, h)| *h == "next step")
+        );
+        let labels = |f| {
+            hints(false, f)
+                .into_iter()
+                .map(|(_, h)| h)
+                .collect::<Vec<_>>()
+        };
+        assert!(labels(Focus::Packets).contains(&"filter"));
+        assert!(!labels(Focus::Tables).contains(&"filter"));
+        assert!(labels(Focus::Tables).contains(&"sideways"));
+        assert!(labels(Focus::Topology).contains(&"link"));
     }
 }

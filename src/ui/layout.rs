@@ -2,19 +2,22 @@
 //!
 //! ```text
 //! ┌ Topology ───────────────────────────────────────────────────────────────┐
-//! │ ┌ hostA 192.168.228.148 ─────────────┐ ┌ hostB 192.168.228.149 ────────┐ │
-//! │ │▸hostA      pandora_bridge[veth100] │ │ hostB      pandora_bridge[…]  │ │
-//! │ │ sandbox_1  veth101↔hostA:veth100 … │ │ …                             │ │
-//! │ └────────────────────────────────────┘ └───────────────────────────────┘ │
-//! │ underlay   switch[hostA hostB] …   ·   VXLAN vni 100: … ⇄ …            │
+//! │┌ hostA 192.168.228.148 ─────────────────┐┌ hostB 192.168.228.149 ──────┐│
+//! ││▸hostA ⟦pandora_bridge⟧ ─────────eth0─┐ ││ hostB ⟦pandora_bridge⟧ ─…─┐ ││
+//! ││ └─veth100═veth101─ sandbox_1         │ ││ └─veth100═veth101─ …      │ ││
+//! ││   └─veth102═veth103─ sandbox_2 ◈vxlan0│ ││   …                       │ ││
+//! │└──────────────────────────────────────┼─┘└───────────────────────────┼─┘│
+//! │═ underlay switch ═════════════════════╧═══════════════════════════════╧══│
+//! │  ◈════════════════════════════════════════◈ vni 100 · udp 4789 · …       │
 //! └─────────────────────────────────────────────────────────────────────────┘
 //! ┌ Tables — node ────────────────┐┌ Packets ────────────────────────────────┐
 //! │ 1 links 2 addresses … 5 fdb   ││ time  node:iface dir  summary           │
 //! │ rows (+ added ~ changed       ││ …                                       │
-//! │       - removed)              │└─────────────────────────────────────────┘
+//! │  - removed, ▶ decided the hop)│└─────────────────────────────────────────┘
 //! │                               │┌ Journey ────────────────────────────────┐
 //! │                               ││ hop by hop (or the build plan)          │
 //! └───────────────────────────────┘└─────────────────────────────────────────┘
+//!  exercise under way: task, hints, checks (when there is one)
 //!  status: lab, build step x/y, capture, packets, evicted, notes
 //!  key hints (from the binding table)
 //! ```
@@ -42,6 +45,8 @@ pub struct Areas {
     pub packets: Rect,
     /// Journey pane.
     pub journey: Rect,
+    /// The exercise strip (no rows when no exercise is shown).
+    pub exercise: Rect,
     /// Status line.
     pub status: Rect,
     /// Key hints.
@@ -55,9 +60,15 @@ impl Areas {
         let topo_h = desired_height(&m.topo, full.width)
             .min(full.height * 45 / 100)
             .max(5);
-        let [topology, bottom, status, hints] = Layout::vertical([
+        let exercise_h = m
+            .exercise
+            .as_ref()
+            .map_or(0, |v| render::exercise::height(v, full.width))
+            .min(full.height / 4);
+        let [topology, bottom, exercise, status, hints] = Layout::vertical([
             Constraint::Length(topo_h),
             Constraint::Min(6),
+            Constraint::Length(exercise_h),
             Constraint::Length(1),
             Constraint::Length(1),
         ])
@@ -73,6 +84,7 @@ impl Areas {
             tables,
             packets,
             journey,
+            exercise,
             status,
             hints,
         }
@@ -109,6 +121,11 @@ pub fn view(m: &Model, f: &mut Frame) {
     render::tables::render(f, a.tables, m, theme);
     render::packets::render(f, a.packets, m, theme, a.packet_rows());
     render::journey::render(f, a.journey, m, theme);
+    if let Some(v) = &m.exercise
+        && a.exercise.height > 0
+    {
+        render::exercise::render(f, a.exercise, v, theme);
+    }
     render::status::render(f, a.status, m, theme);
     render::status::render_hints(f, a.hints, m, theme);
     match &m.mode {

@@ -239,6 +239,9 @@ impl Effects for Live {
                 super::netfilter::follow(&self.lab, node, netns, &self.tx);
             }
             Cmd::StartCapture => self.start_capture(),
+            Cmd::WatchExercises => {
+                super::exercise::watch(self.lab.name.clone(), self.tx.clone(), self.stop.clone());
+            }
             Cmd::Ping {
                 node,
                 netns,

@@ -11,7 +11,9 @@
 
 mod app;
 pub mod bench;
+mod decide;
 mod diff;
+mod exercise;
 mod input;
 pub mod keys;
 mod layout;
@@ -28,7 +30,9 @@ mod update;
 mod watch;
 
 pub use app::{Effects, run};
+pub use decide::{Decision, decisions};
 pub use diff::{Change, LiveRow, LiveTable};
+pub use exercise::ExerciseView;
 pub use layout::{Areas, view};
 pub use model::{
     Build, CaptureState, Focus, JourneyState, Mode, Model, Phase, Prompt, Purpose, Tab,

@@ -5,10 +5,12 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use super::diff::LiveTable;
+use super::netfilter::Polled;
 use super::packets::PacketBuffer;
 pub use super::rows::Tab;
 use super::topology::TopoView;
 use crate::capture::Point;
+use crate::doctor::NodeState;
 use crate::model::Lab;
 use crate::plan::{Op, plan};
 use crate::trace::{Journey, Topology};
@@ -190,6 +192,10 @@ pub struct NodeTables {
     pub poll_errors: HashMap<Tab, String>,
     /// Names and states of its links (from the last dump).
     pub links: HashMap<String, (bool, String)>,
+    /// The last dump as read, for lookups (which route, neighbour, FDB entry decides).
+    pub state: NodeState,
+    /// The last poll as read.
+    pub polled: Option<Box<Polled>>,
 }
 
 /// The whole state of the panel.
@@ -209,10 +215,15 @@ pub struct Model {
     pub focus: Focus,
     /// Selected node (index into [`TopoView::nodes`]).
     pub selected: usize,
+    /// Selected link (index into [`TopoView::links`]), when a link is selected rather
+    /// than a node.
+    pub link: Option<usize>,
     /// Tab of the Tables pane.
     pub tab: Tab,
     /// Rows scrolled in the Tables pane.
     pub table_scroll: usize,
+    /// Columns scrolled sideways in the Tables pane.
+    pub table_hscroll: usize,
     /// Tables by node id.
     pub tables: HashMap<String, NodeTables>,
     /// Nodes watched.
@@ -239,6 +250,8 @@ pub struct Model {
     pub dirty: bool,
     /// Last notice for the user (errors included).
     pub note: Option<String>,
+    /// The exercise strip, while the lab has an exercise under way or finished.
+    pub exercise: Option<super::exercise::ExerciseView>,
 }
 
 impl Model {
@@ -263,8 +276,10 @@ impl Model {
             mode: Mode::Normal,
             focus: Focus::Topology,
             selected: 0,
+            link: None,
             tab: Tab::Links,
             table_scroll: 0,
+            table_hscroll: 0,
             tables: HashMap::new(),
             watched: HashSet::new(),
             polling: None,
@@ -278,6 +293,7 @@ impl Model {
             color,
             dirty: true,
             note: None,
+            exercise: None,
         }
     }
 
@@ -297,6 +313,15 @@ impl Model {
     /// Whether a key press would apply the next build step.
     pub fn stepping(&self) -> bool {
         self.build().is_some_and(Build::awaiting_key)
+    }
+
+    /// What the topology has selected: the link, if one is, else the node.
+    pub fn target(&self) -> Option<super::topology::Target> {
+        use super::topology::Target;
+        match self.link {
+            Some(l) => Some(Target::Link(l)),
+            None => (self.selected < self.topo.nodes.len()).then_some(Target::Node(self.selected)),
+        }
     }
 
     /// The node to highlight on the topology for the hop being walked.

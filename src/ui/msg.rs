@@ -79,6 +79,8 @@ pub enum Msg {
         /// `Ok` if a reply came back, else what went wrong.
         result: Result<(), String>,
     },
+    /// The lab's exercise progress changed (or was read for the first time).
+    Exercise(Box<crate::fault::exercise::Progress>),
     /// Leave the panel (a signal).
     Quit,
 }
@@ -112,6 +114,8 @@ pub enum Cmd {
     },
     /// Capture on every interface of the lab.
     StartCapture,
+    /// Follow the lab's exercise progress.
+    WatchExercises,
     /// Send one ping from a node.
     Ping {
         /// Node id.

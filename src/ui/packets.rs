@@ -50,6 +50,15 @@ fn contains_ci(hay: &str, needle: &str) -> bool {
         })
 }
 
+/// Interfaces the list is narrowed to: a link's ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    /// What they are, for the title (`veth104═veth105`).
+    pub name: String,
+    /// `(node, interface)` of each.
+    pub ends: Vec<(String, String)>,
+}
+
 /// The ring buffer and the list's view state.
 #[derive(Debug, Clone)]
 pub struct PacketBuffer {
@@ -59,6 +68,7 @@ pub struct PacketBuffer {
     /// Frames pushed out of the ring so far.
     pub evicted: u64,
     filter: String,
+    scope: Option<Scope>,
     matches: VecDeque<u64>,
     /// Capture time of the first frame, the origin of the time column.
     pub t0: Option<u64>,
@@ -86,6 +96,7 @@ impl PacketBuffer {
             next_seq: 0,
             evicted: 0,
             filter: String::new(),
+            scope: None,
             matches: VecDeque::new(),
             t0: None,
             paused_at: None,
@@ -135,18 +146,39 @@ impl PacketBuffer {
         self.ring.iter()
     }
 
-    /// Which points' names match the filter.
-    fn point_matches(&self, points: &[Point]) -> Vec<bool> {
+    /// Per point: whether it is in the scope, and whether its name matches the filter.
+    fn point_matches(&self, points: &[Point]) -> Vec<(bool, bool)> {
         points
             .iter()
-            .map(|p| contains_ci(&p.to_string(), &self.filter))
+            .map(|p| {
+                let in_scope = self
+                    .scope
+                    .as_ref()
+                    .is_none_or(|s| s.ends.iter().any(|(n, i)| *n == p.node && *i == p.iface));
+                (in_scope, contains_ci(&p.to_string(), &self.filter))
+            })
             .collect()
     }
 
-    fn matches_filter(&self, c: &Captured, point_matches: &[bool]) -> bool {
-        self.filter.is_empty()
-            || point_matches.get(c.frame.point).copied().unwrap_or(false)
-            || contains_ci(&c.summary, &self.filter)
+    fn matches_filter(&self, c: &Captured, point_matches: &[(bool, bool)]) -> bool {
+        let (in_scope, named) = point_matches
+            .get(c.frame.point)
+            .copied()
+            .unwrap_or((self.scope.is_none(), false));
+        in_scope && (self.filter.is_empty() || named || contains_ci(&c.summary, &self.filter))
+    }
+
+    /// The interfaces the list is narrowed to, if it is.
+    pub fn scope(&self) -> Option<&Scope> {
+        self.scope.as_ref()
+    }
+
+    /// Shows only frames seen on `scope`'s interfaces (or, `None`, on any).
+    pub fn set_scope(&mut self, scope: Option<Scope>, points: &[Point]) {
+        if self.scope != scope {
+            self.scope = scope;
+            self.refilter(points);
+        }
     }
 
     /// Decodes and adds `frames` (in capture-time order), evicting the oldest beyond
@@ -198,6 +230,10 @@ impl PacketBuffer {
     /// Shows only frames whose point or summary contains `text` (any case).
     pub fn set_filter(&mut self, text: &str, points: &[Point]) {
         self.filter = text.to_lowercase();
+        self.refilter(points);
+    }
+
+    fn refilter(&mut self, points: &[Point]) {
         let point_matches = self.point_matches(points);
         let matches: VecDeque<u64> = self
             .ring

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use super::netfilter::{NftRule, Polled};
 use crate::conntrack::{CtRow, Tuple};
-use crate::ipvs::ServiceRow;
+use crate::ipvs::{RealRow, ServiceRow};
 use crate::model::Forward;
 use crate::observe::{FdbRow, LinkRow, NeighRow, RouteRow, Tables};
 
@@ -148,7 +148,7 @@ fn opt<T: ToString>(v: Option<&T>) -> String {
     v.map(ToString::to_string).unwrap_or_default()
 }
 
-fn link(l: &LinkRow) -> Row {
+pub(super) fn link(l: &LinkRow) -> Row {
     let state = if l.up {
         l.state.clone()
     } else {
@@ -184,7 +184,7 @@ fn link(l: &LinkRow) -> Row {
     }
 }
 
-fn route(r: &RouteRow) -> Row {
+pub(super) fn route(r: &RouteRow) -> Row {
     Row {
         key: format!("{} {} {}", r.to, opt(r.dev.as_ref()), opt(r.via.as_ref())),
         cells: vec![
@@ -196,7 +196,7 @@ fn route(r: &RouteRow) -> Row {
     }
 }
 
-fn neigh(n: &NeighRow) -> Row {
+pub(super) fn neigh(n: &NeighRow) -> Row {
     Row {
         key: format!("{} {}", n.to, n.dev),
         cells: vec![
@@ -208,7 +208,7 @@ fn neigh(n: &NeighRow) -> Row {
     }
 }
 
-fn fdb(f: &FdbRow) -> Row {
+pub(super) fn fdb(f: &FdbRow) -> Row {
     let owner = if f.self_ { "self" } else { "master" };
     let state = match f.state.as_str() {
         "dynamic" => "learned".to_string(),
@@ -246,7 +246,7 @@ fn counter(n: Option<u64>) -> String {
     format!("{n}P")
 }
 
-fn nft_rule(r: &NftRule) -> Row {
+pub(super) fn nft_rule(r: &NftRule) -> Row {
     Row {
         key: format!(
             "{} {} {} {}",
@@ -279,8 +279,8 @@ fn forward(f: Forward) -> &'static str {
 fn ipvs(services: &[ServiceRow]) -> Vec<Row> {
     let mut out = Vec::new();
     for s in services {
-        let name = format!("{} {}:{}", s.proto.name().to_uppercase(), s.addr, s.port);
-        let key = format!("{name}{}", if s.emulated { " emulated" } else { "" });
+        let name = service_name(s);
+        let key = service_key(s);
         let note = if s.emulated {
             "EMULATED (nftables)"
         } else {
@@ -305,7 +305,7 @@ fn ipvs(services: &[ServiceRow]) -> Vec<Row> {
             };
             let real = format!("{}:{}", r.addr, r.port);
             out.push(Row {
-                key: format!("{key} -> {real}"),
+                key: real_key(s, r),
                 cells: vec![
                     format!("  -> {real}"),
                     forward(r.forward).into(),
@@ -329,7 +329,7 @@ fn endpoint(addr: IpAddr, port: Option<u16>) -> String {
 }
 
 /// A tuple as `src:sport→dst:dport` (ICMP: `src→dst id N`).
-fn tuple(t: &Tuple) -> String {
+pub(super) fn tuple(t: &Tuple) -> String {
     let mut s = format!("{}→{}", endpoint(t.src, t.sport), endpoint(t.dst, t.dport));
     if let Some(id) = t.icmp_id {
         let _ = write!(s, " id {id}");
@@ -337,7 +337,25 @@ fn tuple(t: &Tuple) -> String {
     s
 }
 
-fn ct(c: &CtRow) -> Row {
+fn service_name(s: &ServiceRow) -> String {
+    format!("{} {}:{}", s.proto.name().to_uppercase(), s.addr, s.port)
+}
+
+/// The key of an IPVS service's row.
+pub(super) fn service_key(s: &ServiceRow) -> String {
+    format!(
+        "{}{}",
+        service_name(s),
+        if s.emulated { " emulated" } else { "" }
+    )
+}
+
+/// The key of the row of real server `r` of service `s`.
+pub(super) fn real_key(s: &ServiceRow, r: &RealRow) -> String {
+    format!("{} -> {}:{}", service_key(s), r.addr, r.port)
+}
+
+pub(super) fn ct(c: &CtRow) -> Row {
     let original = tuple(&c.original);
     let state = match &c.state {
         Some(s) => s.clone(),

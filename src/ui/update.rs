@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use crossterm::event::KeyEventKind;
 
-use super::input::{key, mouse};
+use super::exercise::ExerciseView;
+use super::input::{follow_hop, key, mouse};
 use super::model::{CaptureState, Focus, JourneyState, Model, NodeTables, Phase, Tab};
 use super::msg::{Cmd, Msg};
 use super::netfilter::Polled;
 use super::rows::{polled_rows, rows};
 use crate::decode::DecodeOptions;
+use crate::doctor::NodeState;
 use crate::observe::Tables;
 use crate::trace::correlate;
 
@@ -26,6 +28,7 @@ pub fn init(m: &mut Model) -> Vec<Cmd> {
             m.capture = CaptureState::Starting;
             cmds.push(Cmd::StartCapture);
             cmds.extend(follow_selection(m));
+            cmds.extend(watch_exercises(m));
             cmds
         }
         Phase::Failed(_) => Vec::new(),
@@ -47,6 +50,11 @@ fn follow_selection(m: &mut Model) -> Option<Cmd> {
     };
     m.polling = Some(n.id.clone());
     Some(cmd)
+}
+
+/// Follows the exercises, if the lab has any.
+fn watch_exercises(m: &Model) -> Option<Cmd> {
+    (!m.lab.exercises.is_empty()).then_some(Cmd::WatchExercises)
 }
 
 fn watch_all(m: &mut Model) -> Vec<Cmd> {
@@ -94,7 +102,7 @@ fn apply(m: &mut Model, msg: Msg) -> Vec<Cmd> {
             Vec::new()
         }
         Msg::Tables { node, tables } => {
-            take_tables(m, &node, &tables);
+            take_tables(m, &node, tables);
             Vec::new()
         }
         Msg::TablesFailed { node, error } => {
@@ -103,7 +111,7 @@ fn apply(m: &mut Model, msg: Msg) -> Vec<Cmd> {
             Vec::new()
         }
         Msg::Polled { node, polled } => {
-            take_polled(m, &node, &polled);
+            take_polled(m, &node, polled);
             Vec::new()
         }
         Msg::CaptureStarted { points, failed } => {
@@ -147,6 +155,11 @@ fn apply(m: &mut Model, msg: Msg) -> Vec<Cmd> {
             ping_done(m, &node, target, since, &result);
             Vec::new()
         }
+        Msg::Exercise(p) => {
+            m.exercise = ExerciseView::of(&m.lab, &p);
+            m.dirty = true;
+            Vec::new()
+        }
         Msg::Quit => vec![Cmd::Quit],
     }
 }
@@ -164,12 +177,12 @@ fn tick(m: &mut Model, now: Duration) {
     }
 }
 
-fn take_tables(m: &mut Model, node: &str, tables: &Tables) {
+fn take_tables(m: &mut Model, node: &str, tables: Tables) {
     let now = m.now;
     let t: &mut NodeTables = m.tables.entry(node.to_string()).or_default();
     let first = t.dumps == 0;
     for tab in Tab::WATCHED {
-        t.tabs[tab.index()].merge(rows(tables, tab), now, first);
+        t.tabs[tab.index()].merge(rows(&tables, tab), now, first);
     }
     t.dumps += 1;
     t.error = None;
@@ -178,15 +191,21 @@ fn take_tables(m: &mut Model, node: &str, tables: &Tables) {
         .iter()
         .map(|l| (l.name.clone(), (l.up, l.state.clone())))
         .collect();
+    let netns = m
+        .topo
+        .index(node)
+        .map(|i| m.topo.nodes[i].netns.clone())
+        .unwrap_or_default();
+    t.state = NodeState::from_tables(node, &netns, tables);
     m.dirty = true;
 }
 
-fn take_polled(m: &mut Model, node: &str, p: &Polled) {
+fn take_polled(m: &mut Model, node: &str, p: Box<Polled>) {
     let now = m.now;
     let t: &mut NodeTables = m.tables.entry(node.to_string()).or_default();
     let first = t.polls == 0;
     for tab in Tab::ALL {
-        match polled_rows(p, tab) {
+        match polled_rows(&p, tab) {
             Some(Ok(rows)) => {
                 t.tabs[tab.index()].merge_volatile(rows, now, first, tab.volatile());
                 t.poll_errors.remove(&tab);
@@ -198,6 +217,7 @@ fn take_polled(m: &mut Model, node: &str, p: &Polled) {
         }
     }
     t.polls += 1;
+    t.polled = Some(p);
     m.dirty = true;
 }
 
@@ -232,6 +252,7 @@ fn build_done(m: &mut Model, result: Result<(), String>) -> Vec<Cmd> {
             let mut cmds = watch_all(m);
             m.capture = CaptureState::Starting;
             cmds.push(Cmd::StartCapture);
+            cmds.extend(watch_exercises(m));
             cmds
         }
         Err(e) => {
@@ -273,4 +294,5 @@ fn ping_done(m: &mut Model, node: &str, target: IpAddr, since: u64, result: &Res
         key: None,
     });
     m.focus = Focus::Journey;
+    follow_hop(m);
 }

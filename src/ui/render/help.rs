@@ -31,6 +31,10 @@ pub fn render(f: &mut Frame, area: Rect, theme: Theme) {
         Span::raw("+ added  ~ changed  - removed (struck out, kept a few seconds)"),
     ]));
     lines.push(Line::from(vec![
+        Span::styled("  walking: ", theme.title()),
+        Span::raw("▶ marks the rows that decided the hop (route, neighbour, fdb, NAT, conntrack)"),
+    ]));
+    lines.push(Line::from(vec![
         Span::styled("  topology: ", theme.title()),
         Span::raw("interfaces green when up, red when down, dim when not there (yet)"),
     ]));

@@ -8,7 +8,9 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
+use super::exercise::wrap_words;
 use super::tables::fit;
+use crate::ui::decide::decisions;
 use crate::ui::model::{Build, Focus, Model};
 use crate::ui::style::Theme;
 
@@ -95,8 +97,12 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
     } else {
         theme.error()
     };
-    let mut lines = vec![
-        Line::from(Span::raw(fit(&jr.summary, width))),
+    let (short, decided) = shape(m, inner);
+    let mut lines = vec![];
+    if !short {
+        lines.push(Line::from(Span::raw(fit(&jr.summary, width))));
+    }
+    lines.extend([
         Line::from(Span::styled(
             fit(&format!("{} hops — {}", jr.hops.len(), jr.verdict), width),
             verdict_style,
@@ -111,9 +117,8 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
             ),
             theme.title(),
         )),
-    ];
-    let h = usize::from(inner.height).saturating_sub(3);
-    let start = j.hop.saturating_sub(h.saturating_sub(1));
+    ]);
+    let (start, h) = window(j.hop, inner, short, decided.len());
     for (i, hop) in jr.hops.iter().enumerate().skip(start).take(h) {
         let at = format!("{}:{} {}", hop.node, hop.iface, hop.dir.as_str());
         #[expect(clippy::cast_precision_loss, reason = "display of microseconds")]
@@ -136,5 +141,65 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
         };
         lines.push(Line::from(Span::styled(fit(&text, width), style)));
     }
+    lines.resize(
+        usize::from(inner.height).saturating_sub(decided.len()),
+        Line::raw(""),
+    );
+    lines.extend(
+        decided
+            .into_iter()
+            .map(|l| Line::from(Span::styled(l, theme.hop()))),
+    );
     f.render_widget(Paragraph::new(lines), inner);
+}
+
+/// Whether the pane, `inner` inside its border, is short (the packet's summary goes, the
+/// deciding entries take one line), and the lines saying what decided the hop.
+fn shape(m: &Model, inner: Rect) -> (bool, Vec<String>) {
+    let short = inner.height < 8;
+    let mut decided = decided_by(m, usize::from(inner.width));
+    decided.truncate(if short { 1 } else { DECIDED_LINES });
+    (short, decided)
+}
+
+/// Lines above the hops.
+fn head(short: bool) -> usize {
+    if short { 2 } else { 3 }
+}
+
+/// The first hop listed and how many fit, for hop `hop` to show.
+fn window(hop: usize, inner: Rect, short: bool, decided: usize) -> (usize, usize) {
+    let h = usize::from(inner.height).saturating_sub(head(short) + decided);
+    (hop.saturating_sub(h.saturating_sub(1)), h)
+}
+
+/// The hop listed on screen row `y` of the pane at `area`, if one is.
+pub fn hop_at(m: &Model, area: Rect, y: u16) -> Option<usize> {
+    let j = m.journey.as_ref()?;
+    let inner = Block::default().borders(Borders::ALL).inner(area);
+    let (short, decided) = shape(m, inner);
+    let (start, h) = window(j.hop, inner, short, decided.len());
+    let row = usize::from(y.checked_sub(inner.y)?).checked_sub(head(short))?;
+    let hops = j.current().map_or(0, |c| c.hops.len());
+    (row < h && start + row < hops).then_some(start + row)
+}
+
+/// Lines at most this many say what decided the hop.
+const DECIDED_LINES: usize = 2;
+
+/// What decided the hop being walked, wrapped to `width`: `▶ node: route … · fdb …`.
+fn decided_by(m: &Model, width: usize) -> Vec<String> {
+    let found = decisions(m);
+    let Some(first) = found.first() else {
+        return Vec::new();
+    };
+    let what: Vec<&str> = found.iter().map(|d| d.what.as_str()).collect();
+    let text = format!("▶ {} decided by: {}", first.node, what.join(" · "));
+    let mut lines = wrap_words(&text, width);
+    if lines.len() > DECIDED_LINES {
+        lines.truncate(DECIDED_LINES);
+        let last = lines.last_mut().expect("two lines");
+        *last = fit(&format!("{last} …"), width);
+    }
+    lines.into_iter().map(|l| fit(&l, width)).collect()
 }

@@ -2,6 +2,7 @@
 //! model and draw, nothing else. The layout is in [`super::layout`].
 
 pub mod detail;
+pub mod exercise;
 pub mod help;
 pub mod journey;
 pub mod packets;

@@ -37,6 +37,9 @@ pub fn line_text(m: &Model, c: &Captured, width: usize) -> String {
 fn title(m: &Model) -> String {
     let p = &m.packets;
     let mut t = format!(" Packets — {}", p.len());
+    if let Some(s) = p.scope() {
+        let _ = write!(t, ", {} on link {}", p.matching(), s.name);
+    }
     if !p.filter().is_empty() {
         let _ = write!(t, ", {} match /{}/", p.matching(), p.filter());
     }

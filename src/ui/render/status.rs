@@ -103,7 +103,7 @@ pub fn render(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
 /// Draws the key hints.
 pub fn render_hints(f: &mut Frame, area: Rect, m: &Model, theme: Theme) {
     let mut spans = Vec::new();
-    for (keys, label) in hints(m.stepping()) {
+    for (keys, label) in hints(m.stepping(), m.focus) {
         spans.push(Span::styled(keys, theme.key()));
         spans.push(Span::styled(format!(" {label}  "), theme.dim()));
     }
