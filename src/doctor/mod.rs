@@ -24,6 +24,10 @@ pub use snapshot::{NatRow, NodeState, Snapshot};
 
 use crate::model::Lab;
 
+/// VXLAN's encapsulation overhead over IPv4: outer Ethernet is not counted, so
+/// IP (20) + UDP (8) + VXLAN (8) + inner Ethernet (14).
+pub const VXLAN_OVERHEAD: u32 = 50;
+
 /// One problem found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {

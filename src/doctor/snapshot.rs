@@ -31,6 +31,19 @@ pub struct NatRow {
     pub ipvs_only: bool,
 }
 
+/// A path MTU the kernel learned for one destination (`ip route show cache`): an ICMP
+/// "frag needed", or a VXLAN device's own check, lowered it below the device's MTU for
+/// the packets this namespace sends there, for ten minutes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PmtuRow {
+    /// Destination.
+    pub to: IpAddr,
+    /// Output device.
+    pub dev: Option<String>,
+    /// The learned path MTU.
+    pub mtu: u32,
+}
+
 /// The live state of one namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct NodeState {
@@ -48,6 +61,8 @@ pub struct NodeState {
     pub neighbours: Vec<NeighRow>,
     /// Bridge FDB.
     pub fdb: Vec<FdbRow>,
+    /// Path MTUs learned (route cache exceptions).
+    pub pmtu: Vec<PmtuRow>,
     /// Sysctls read, by dotted key; a key the kernel lacks is absent.
     pub sysctls: BTreeMap<String, String>,
     /// NAT rules.
@@ -210,6 +225,11 @@ impl NodeState {
             .filter(|(d, _)| d.contains(&ip))
             .max_by_key(|(d, _)| d.prefix_len())
             .map(|(_, r)| r)
+    }
+
+    /// The path MTU this namespace learned for `ip`, if it learned one.
+    pub fn pmtu(&self, ip: IpAddr) -> Option<&PmtuRow> {
+        self.pmtu.iter().find(|p| p.to == ip)
     }
 
     /// A sysctl's value, if the kernel has it.

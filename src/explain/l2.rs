@@ -52,6 +52,9 @@ impl Sim<'_> {
                         culprit(pn, pi, format!("ip -n {} link show {pi}: DOWN", pst.netns)),
                     );
                 }
+                if let Some(end) = self.l2_mtu(pn, pi, &p, "the receiving end of the veth pair") {
+                    return end;
+                }
                 self.step(pn, pi, Dir::In, format!("veth peer of {node}:{iface}"));
                 self.l2_in(pn, pi, mac, p)
             }
@@ -225,6 +228,9 @@ impl Sim<'_> {
                 ),
             );
         }
+        if let Some(end) = self.l2_mtu(node, &port, &p, &format!("bridge {br}")) {
+            return end;
+        }
         self.step(node, &port, Dir::Out, why);
         self.l2_out(node, &port, mac, p)
     }
@@ -323,6 +329,10 @@ impl Sim<'_> {
                 culprit(node, v, format!("destination {d}")),
             );
         };
+        let len = match self.encap_mtu(node, v, &socket, target, &p) {
+            Ok(len) => len,
+            Err(end) => return *end,
+        };
         self.notes.push(format!(
             "{why} {d}: VXLAN VNI {} to UDP port {} of {target}",
             info.vni, info.dstport
@@ -341,6 +351,8 @@ impl Sim<'_> {
             dport: Some(info.dstport),
             ipvs: false,
             reply: p.reply,
+            len,
+            df: false,
             encap: Some(Box::new(Encap {
                 vni: info.vni,
                 port: info.dstport,
