@@ -14,7 +14,7 @@ use rtnetlink::packet_route::route::{
 use rtnetlink::{Handle, RouteMessageBuilder};
 use serde_json::Value;
 
-use super::snapshot::{NatRow, NodeState, PmtuRow, Snapshot};
+use super::snapshot::{NatRow, NodeState, PmtuRow, ProcessRow, Snapshot};
 use crate::kernel::connect;
 use crate::model::Lab;
 use crate::nat::IPVS_CT_MARK;
@@ -204,6 +204,17 @@ pub async fn read(lab: &Lab) -> Snapshot {
                 Ok(v) => (st.nat, st.filter_rules) = parse_nft(&v),
                 Err(e) => st.errors.push(format!("its nftables ruleset: {e}")),
             }
+        }
+        st.processes = crate::process::pids_in(&node.netns)
+            .into_iter()
+            .map(|pid| ProcessRow {
+                pid,
+                argv: crate::fault::process::cmdline(pid),
+            })
+            .filter(|p| !p.argv.is_empty())
+            .collect();
+        if let Some(host) = lab.ovs_host(&node.id) {
+            st.ovs = Some(super::ovsdb::read(&lab.name, &host));
         }
         if crate::ipvs::kernel_has_ipvs() {
             match crate::ipvs::list(&node.netns) {

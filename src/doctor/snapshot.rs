@@ -44,6 +44,15 @@ pub struct PmtuRow {
     pub mtu: u32,
 }
 
+/// A process running in a namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessRow {
+    /// Its pid.
+    pub pid: i32,
+    /// Its command line.
+    pub argv: Vec<String>,
+}
+
 /// The live state of one namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct NodeState {
@@ -71,6 +80,10 @@ pub struct NodeState {
     pub filter_rules: usize,
     /// IPVS services; `None` when the kernel has no IPVS to ask.
     pub ipvs: Option<Vec<ServiceRow>>,
+    /// The processes running in it.
+    pub processes: Vec<ProcessRow>,
+    /// Its Open vSwitch, if the lab runs one there.
+    pub ovs: Option<super::ovsdb::OvsState>,
     /// What could not be read.
     pub errors: Vec<String>,
 }
@@ -188,6 +201,14 @@ impl NodeState {
             neighbours: self.neighbours.clone(),
             fdb: self.fdb.clone(),
         }
+    }
+
+    /// The process running `argv`, if one does (see
+    /// [`crate::fault::process::same_command`]).
+    pub fn running(&self, argv: &[String]) -> Option<&ProcessRow> {
+        self.processes
+            .iter()
+            .find(|p| crate::fault::process::same_command(&p.argv, argv))
     }
 
     /// Link `name`.
