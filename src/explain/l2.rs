@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use super::sim::{Encap, Pkt, Sim, culprit, drop_at, same_mac};
-use super::{End, arp};
+use super::{End, arp, ovs};
 use crate::capture::Dir;
 use crate::model::Proto;
 
@@ -13,6 +13,12 @@ impl Sim<'_> {
     /// A frame for `mac` leaves `node` by `iface`.
     pub(super) fn l2_out(&mut self, node: &str, iface: &str, mac: &str, p: Pkt) -> End {
         let snap = self.snap;
+        if let Some(br) = ovs::port(snap, node, iface)
+            .filter(|i| i.kind == "internal")
+            .map(|i| i.bridge.clone())
+        {
+            return self.ovs_switch(node, &br, iface, None, mac, p);
+        }
         let Some(link) = snap.node(node).and_then(|s| s.link(iface)) else {
             return drop_at(
                 node,
@@ -63,6 +69,9 @@ impl Sim<'_> {
 
     /// A frame for `mac` arrives at `node` on `iface`.
     pub(super) fn l2_in(&mut self, node: &str, iface: &str, mac: &str, p: Pkt) -> End {
+        if ovs::port(self.snap, node, iface).is_some() {
+            return self.ovs_in(node, iface, mac, p);
+        }
         let Some(link) = self.snap.node(node).and_then(|s| s.link(iface)) else {
             return drop_at(
                 node,
@@ -90,7 +99,7 @@ impl Sim<'_> {
     }
 
     /// Whether a frame for `mac` sent out of `node:iface` can reach it.
-    fn reaches(&self, node: &str, iface: &str, mac: &str, depth: u8) -> bool {
+    pub(super) fn reaches(&self, node: &str, iface: &str, mac: &str, depth: u8) -> bool {
         let Some(st) = self.snap.node(node) else {
             return false;
         };
@@ -113,6 +122,19 @@ impl Sim<'_> {
                 let Some(pl) = pst.link(pi) else { return false };
                 if same_mac(&pl.mac, mac) {
                     return true;
+                }
+                if let (Some(i), Some(o)) = (ovs::port(self.snap, pn, pi), pst.ovs.as_ref()) {
+                    return depth > 0
+                        && o.interfaces
+                            .iter()
+                            .filter(|x| x.bridge == i.bridge && x.name != *pi)
+                            .any(|x| match x.kind.as_str() {
+                                "internal" => {
+                                    pst.link(&x.name).is_some_and(|l| same_mac(&l.mac, mac))
+                                }
+                                "" => self.reaches(pn, &x.name, mac, depth - 1),
+                                _ => false,
+                            });
                 }
                 let Some(br) = &pl.master else { return false };
                 depth > 0

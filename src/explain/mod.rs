@@ -14,6 +14,7 @@ pub mod drops;
 mod l2;
 mod mtu;
 mod nat;
+mod ovs;
 mod sim;
 
 use std::net::Ipv4Addr;

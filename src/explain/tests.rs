@@ -243,6 +243,62 @@ const CASES: &[Case] = &[
         None,
         "outside",
     ),
+    (
+        "flannel",
+        "agent-stopped",
+        "node1/pod",
+        "10.244.2.2",
+        None,
+        "node1",
+    ),
+    (
+        "flannel",
+        "no-fdb-entry",
+        "node1/pod",
+        "10.244.3.2",
+        None,
+        "node1",
+    ),
+    (
+        "flannel",
+        "no-arp-entry",
+        "node1/pod",
+        "10.244.3.2",
+        None,
+        "node1",
+    ),
+    (
+        "flannel",
+        "vni-mismatch",
+        "node1/pod",
+        "10.244.3.2",
+        None,
+        "node3",
+    ),
+    (
+        "ovs-vxlan",
+        "remote-ip-wrong",
+        "host1/c1",
+        "100.1.1.2",
+        None,
+        "host1",
+    ),
+    (
+        "ovs-vxlan",
+        "key-mismatch",
+        "host1/c1",
+        "100.1.1.2",
+        None,
+        "host2",
+    ),
+    (
+        "ovs-vxlan",
+        "port-down",
+        "host1/c1",
+        "100.1.1.2",
+        None,
+        "host2",
+    ),
 ];
 
 #[test]
@@ -398,4 +454,34 @@ fn a_container_with_mtu_1450_refuses_1423_bytes_with_df() {
         &[],
     );
     assert!(matches!(cut[1].1.end, End::Delivered { .. }), "{cut:#?}");
+}
+
+#[test]
+fn the_open_vswitch_path_is_the_one_the_tracer_sees() {
+    let l = lab("ovs-vxlan");
+    let legs = predict(&expected(&l), &l, &ping("host1/c1", "100.1.1.2"), &[]);
+    assert_eq!(
+        keys(&legs[0].1),
+        [
+            "host1/c1:eth0 out",
+            "host1:veth-c1 in",
+            "host1:eth0 out",
+            "underlay:host1 in",
+            "underlay:host2 out",
+            "host2:eth0 in",
+            "host2:veth-c1 out",
+            "host2/c1:eth0 in",
+        ],
+        "{legs:#?}"
+    );
+    assert!(
+        matches!(&legs[1].1.end, End::Delivered { node, .. } if node == "host1/c1"),
+        "{:#?}",
+        legs[1].1
+    );
+    let cross = predict(&expected(&l), &l, &ping("host1/c1", "100.1.2.1"), &[]);
+    assert!(
+        matches!(&cross[1].1.end, End::Delivered { .. }),
+        "{cross:#?}"
+    );
 }
