@@ -148,11 +148,17 @@ fn hops(j: &Journey) -> Vec<String> {
         .collect()
 }
 
+/// The first predicted step the packet was not seen at, and how far into the sightings
+/// the steps before it reach. A step seen earlier than the tracer placed it still counts:
+/// sightings are put in path order by topology, which two devices of one namespace (a
+/// VXLAN decapsulating, the bridge routing on) do not always settle.
 fn align(steps: &[Step], seen: &[String]) -> (Option<usize>, usize) {
     let mut pos = 0;
     for (i, s) in steps.iter().enumerate() {
-        match seen[pos..].iter().position(|h| *h == key(s)) {
-            Some(k) => pos += k + 1,
+        let k = key(s);
+        match seen[pos..].iter().position(|h| *h == k) {
+            Some(n) => pos += n + 1,
+            None if seen[..pos].contains(&k) => {}
             None => return (Some(i), pos),
         }
     }
@@ -381,4 +387,40 @@ pub fn explanation_text(e: &Explanation) -> String {
         let _ = writeln!(s, "(kernel drop reasons unavailable: {why})");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Dir;
+
+    fn step(node: &str, iface: &str, dir: Dir) -> Step {
+        Step {
+            node: node.into(),
+            iface: iface.into(),
+            dir,
+            why: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_sighting_placed_early_still_counts_and_a_missing_one_is_where_paths_part() {
+        let steps = [
+            step("n2", "eth0", Dir::In),
+            step("n2", "flannel.1", Dir::In),
+            step("n2", "cni0", Dir::Out),
+            step("n2/pod", "eth0", Dir::In),
+        ];
+        let seen: Vec<String> = [
+            "n2:eth0 in",
+            "n2:cni0 out",
+            "n2:flannel.1 in",
+            "n2/pod:eth0 in",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(align(&steps, &seen), (None, 4));
+        assert_eq!(align(&steps, &seen[..3]), (Some(3), 3));
+        assert_eq!(align(&steps, &seen[..2]), (Some(1), 1));
+    }
 }
