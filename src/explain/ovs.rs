@@ -130,26 +130,24 @@ pub(super) fn tunnel_in<'a>(
 impl Sim<'_> {
     /// A frame arrives at OVS port `iface` of `node`: a VXLAN packet for this host is
     /// popped by the VXLAN port that takes it; anything else enters the port's bridge.
-    pub(super) fn ovs_in(&mut self, node: &str, iface: &str, mac: &str, p: Pkt) -> End {
+    pub(super) fn ovs_in(&mut self, node: &str, iface: &str, mac: &str, mut p: Pkt) -> End {
         let snap = self.snap;
         let for_me = snap.node(node).is_some_and(|st| st.owns(IpAddr::V4(p.dst)));
-        if let (true, Some(e)) = (for_me, p.encap.as_deref()) {
-            return match tunnel_in(snap, node, IpAddr::V4(p.src), u64::from(e.vni), e.port) {
+        if let Some(e) = p.encap.take_if(|_| for_me) {
+            let Encap {
+                vni,
+                port: udp,
+                mac,
+                inner,
+            } = *e;
+            return match tunnel_in(snap, node, IpAddr::V4(p.src), u64::from(vni), udp) {
                 Ok(v) => {
                     self.notes.push(format!(
-                        "{node}: Open vSwitch pops the VXLAN packet from {} (VNI {}) into {} of bridge {}",
-                        p.src, e.vni, v.name, v.bridge
+                        "{node}: Open vSwitch pops the VXLAN packet from {} (VNI {vni}) into {} of bridge {}",
+                        p.src, v.name, v.bridge
                     ));
-                    let (br, name, vni) = (v.bridge.clone(), v.name.clone(), e.vni);
-                    let inner = p.encap.map(|e| *e).expect("checked above");
-                    self.ovs_switch(
-                        node,
-                        &br,
-                        &name,
-                        Some(u64::from(vni)),
-                        &inner.mac,
-                        inner.inner,
-                    )
+                    let (br, name) = (v.bridge.clone(), v.name.clone());
+                    self.ovs_switch(node, &br, &name, Some(u64::from(vni)), &mac, inner)
                 }
                 Err((why, c)) => drop_at(node, Some(iface), why, c),
             };
@@ -222,12 +220,22 @@ impl Sim<'_> {
                     let why = format!("{node}: {br}: flow {}", flow.text);
                     return self.ovs_output(node, out, tun, mac, p, why);
                 }
-                FlowAction::Drop | FlowAction::Other(_) => {
+                FlowAction::Drop => {
                     return drop_at(
                         node,
                         Some(ingress),
                         format!(
-                            "the flow of {br} in {node} that {ingress}'s frames hit drops them, or does what the walk does not follow"
+                            "the flow of {br} in {node} that {ingress}'s frames hit drops them"
+                        ),
+                        culprit(node, br, format!("flow {}", flow.text)),
+                    );
+                }
+                FlowAction::Other(what) => {
+                    return drop_at(
+                        node,
+                        Some(ingress),
+                        format!(
+                            "the flow of {br} in {node} that {ingress}'s frames hit does `{what}`, which the walk does not follow"
                         ),
                         culprit(node, br, format!("flow {}", flow.text)),
                     );
@@ -444,7 +452,8 @@ impl Sim<'_> {
     }
 
     /// OVS routes its outer packet by the kernel's routes of `node` and sends it through
-    /// the OVS bridge whose internal port holds the route's device.
+    /// the OVS bridge whose internal port holds the route's device (or, when that device
+    /// is the kernel's own, lets the kernel send it).
     fn ovs_route(&mut self, node: &str, v: &OvsInterface, p: Pkt) -> End {
         let tunnel = v.name.as_str();
         let snap = self.snap;
@@ -480,15 +489,9 @@ impl Sim<'_> {
             .filter(|i| i.kind == "internal")
             .map(|i| i.bridge.clone())
         else {
-            return drop_at(
-                node,
-                Some(tunnel),
-                format!(
-                    "the route to {} leaves {node} by {dev}, which is no port of an Open vSwitch bridge: the userspace datapath cannot send the tunnel packet",
-                    p.dst
-                ),
-                culprit(node, &dev, format!("route {} dev {dev}", rt.to)),
-            );
+            // The route leaves by a kernel device: the kernel sends it, as with OVS's
+            // kernel datapath.
+            return self.route(node, None, p);
         };
         let nh = match rt.via {
             Some(IpAddr::V4(g)) => g,

@@ -215,6 +215,9 @@ impl<'a> Sim<'a> {
                     culprit(node, "lo", format!("ip -n {} link show lo: DOWN", st.netns)),
                 );
             }
+            if p.encap.is_some() && st.ovs.is_some() {
+                return self.ovs_in(node, iif.unwrap_or_default(), "", p);
+            }
             if let Some(e) = p.encap.take() {
                 return self.decap(node, iif, *e);
             }
