@@ -25,6 +25,21 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// Why lab `file` cannot run here, if it cannot: the programs it needs.
+fn missing_programs(file: &str) -> Option<&'static str> {
+    let has = |p: &str| {
+        Command::new(p)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    match file {
+        "flannel" if !has("etcd") => Some("etcd is not installed"),
+        "ovs-vxlan" if !has("ovs-vswitchd") => Some("Open vSwitch is not installed"),
+        _ => None,
+    }
+}
+
 /// The doctor's fix commands, comments left out.
 fn doctor_fixes(lab: &str) -> Vec<String> {
     let out = vxlab(&["doctor", lab, "--json"]);
@@ -42,14 +57,37 @@ fn doctor_fixes(lab: &str) -> Vec<String> {
 #[test]
 fn the_doctor_s_fixes_pass_every_exercise() {
     require_root!();
-    let (mut passed, mut given_up, mut total) = (0, 0, 0);
+    let (mut passed, mut given_up, mut total) = (0, 0, 0_usize);
+    // VXLAB_LABS=flannel,ovs-vxlan runs only those.
+    let only = std::env::var("VXLAB_LABS").ok();
     for file in [
         "bridge-basics",
         "vxlan-p2p",
         "k8s-iptables",
         "docker-overlay",
+        "flannel",
+        "ovs-vxlan",
     ] {
+        if only
+            .as_ref()
+            .is_some_and(|o| !o.split(',').any(|x| x == file))
+        {
+            continue;
+        }
+        if let Some(why) = missing_programs(file) {
+            eprintln!("skipped {file}: {why}");
+            continue;
+        }
         let lab = TestLab::up_file(&format!("{file}.toml"));
+        // The agents program a fresh flannel lab within moments.
+        for x in &lab.lab.exercises {
+            let start = std::time::Instant::now();
+            while !vxlab::fault::exercise::check(&lab.lab, x).unwrap_or(false)
+                && start.elapsed() < std::time::Duration::from_secs(20)
+            {
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            }
+        }
         let name = lab.lab.name.clone();
         for x in lab.lab.exercises.clone() {
             total += 1;
@@ -105,7 +143,7 @@ fn the_doctor_s_fixes_pass_every_exercise() {
         "exercises: {passed} passed with the doctor's own fix commands, {given_up} given up (no runnable fix), of {total}"
     );
     assert!(
-        passed >= total - 1,
+        passed >= total.saturating_sub(1),
         "at most the emulated-IPVS exercise lacks a runnable fix"
     );
 }

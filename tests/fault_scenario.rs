@@ -121,7 +121,7 @@ description = "x"
    |
 26 | name = "nothing"
    |        ^^^^^^^^^
-   = help: give exactly one of remove_fdb, remove_neigh, sysctl, link_down, remove_route, mtu, vxlan, remove_nat
+   = help: give exactly one of remove_fdb, remove_neigh, sysctl, link_down, remove_route, mtu, vxlan, remove_nat, stop_process, ovs_set
 
 "#
     );
@@ -198,4 +198,122 @@ fn every_shipped_fault_names_an_object_of_its_lab() {
         }
     }
     assert!(n >= 20, "{n} faults shipped");
+}
+
+/// A host running an agent (which makes `flannel.1`), a web server, a one-shot command,
+/// and an Open vSwitch (`vxlab ovs-host`) with a VXLAN port.
+const PROCESSES: &str = r#"
+[[process]]
+node = "hostA"
+command = ["vxlab", "agent", "--etcd", "http://192.168.0.9:2379", "--subnet", "10.244.1.0/24"]
+[[process]]
+node = "hostA"
+http = 80
+[[process]]
+node = "hostB"
+command = ["ethtool", "-K", "eth0", "tx", "off"]
+[[process]]
+node = "hostB"
+command = ["vxlab", "ovs-host", "--dir", "{state}/ovs-hostB", "--",
+    "add-br", "br1", "--", "add-port", "br1", "vxlan1", "--",
+    "set", "interface", "vxlan1", "type=vxlan", "options:remote_ip=192.168.0.1", "options:key=flow"]
+"#;
+
+#[test]
+fn process_and_open_vswitch_faults_are_accepted_and_modelled() {
+    let lab = Lab::from_source(&format!(
+        r#"{BASE}{PROCESSES}
+[[fault]]
+name = "a"
+description = "x"
+stop_process = {{ node = "hostA", process = 2 }}
+[[fault]]
+name = "b"
+description = "x"
+ovs_set = {{ node = "hostB", interface = "vxlan1", column = "options:key", value = "200" }}
+[[fault]]
+name = "c"
+description = "x"
+remove_fdb = {{ dev = "hostA:flannel.1", dst = "192.168.0.2" }}
+[[fault]]
+name = "d"
+description = "x"
+vxlan = {{ dev = "hostA:flannel.1", vni = 2 }}
+"#
+    ))
+    .expect("valid");
+    let shown: Vec<String> = lab.faults.iter().map(|f| f.action.to_string()).collect();
+    assert_eq!(
+        shown,
+        [
+            "stop `http 80` in hostA",
+            "set options:key=200 on Open vSwitch interface vxlan1 of hostB",
+            "remove the FDB entries towards 192.168.0.2 on hostA:flannel.1",
+            "recreate hostA:flannel.1 with VNI 2",
+        ]
+    );
+    assert!(matches!(
+        lab.faults[0].action,
+        FaultAction::StopProcess { index: 1, .. }
+    ));
+}
+
+#[test]
+fn process_and_open_vswitch_faults_name_what_exists() {
+    let e = errors(&format!(
+        r#"{PROCESSES}
+[[fault]]
+name = "a"
+description = "x"
+stop_process = {{ node = "hostA", process = 3 }}
+[[fault]]
+name = "b"
+description = "x"
+stop_process = {{ node = "hostB", process = 1 }}
+[[fault]]
+name = "c"
+description = "x"
+ovs_set = {{ node = "hostA", interface = "vxlan1", column = "options:key", value = "2" }}
+[[fault]]
+name = "d"
+description = "x"
+ovs_set = {{ node = "hostB", interface = "vxlan9", column = "options:key", value = "2" }}
+[[fault]]
+name = "e"
+description = "x"
+ovs_set = {{ node = "hostB", interface = "vxlan1", column = "options key", value = "2" }}
+[[fault]]
+name = "f"
+description = "x"
+remove_fdb = {{ dev = "hostA:vxlan0", mac = "@hostB:eth0", dst = "192.168.0.2" }}
+[[fault]]
+name = "g"
+description = "x"
+remove_fdb = {{ dev = "hostB:flannel.1", dst = "192.168.0.1" }}
+"#
+    ));
+    assert!(
+        e.contains(
+            r#"error: `hostA` has no [[process]] #3
+  --> lab.toml:44:44
+   |
+44 | stop_process = { node = "hostA", process = 3 }
+   |                                            ^
+   = help: it has 2 (counted from 1, in file order)
+"#
+        ),
+        "{e}"
+    );
+    for want in [
+        "error: process #1 of `hostB` is not a server that keeps running",
+        "= help: stop_process stops a server: an `http` process, `vxlab agent` or etcd",
+        "error: `hostA` runs no Open vSwitch",
+        "error: the Open vSwitch of `hostB` has no interface `vxlan9`",
+        "= help: its interfaces: br1, vxlan1",
+        "error: `options key` is not an Open vSwitch column",
+        "error: remove_fdb names the entries by `mac` or by `dst`, not both or neither",
+        "error: there is no interface `flannel.1` in `hostB`",
+    ] {
+        assert!(e.contains(want), "{want}\n{e}");
+    }
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use clap::Args;
 use vxlab::doctor::read::read;
-use vxlab::explain::{Probe, compare, explanation_text, predict};
+use vxlab::explain::{Probe, compare, explanation_text, parse_ping, predict};
 use vxlab::model::Proto;
 
 use super::lab_cmds::runtime;
@@ -16,6 +16,10 @@ use super::trace::{ProbeSpec, observe};
 
 /// `vxlab explain LAB --from NODE --to IP[:PORT]`
 #[derive(Args)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent switches of one command line"
+)]
 pub struct ExplainArgs {
     /// A lab that is up.
     lab: String,
@@ -28,6 +32,14 @@ pub struct ExplainArgs {
     /// With IP:PORT, send UDP instead of TCP.
     #[arg(long)]
     udp: bool,
+    /// Bytes of ICMP data, as `ping -s` (the packet is 28 bytes longer): predict where a
+    /// packet this big dies (each device's MTU, VXLAN's 50 bytes) and send one.
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u32).range(0..=65507))]
+    size: Option<u32>,
+    /// Set the don't-fragment bit, as `ping -M do`; without it the probe has DF clear
+    /// (`-M dont`) and may be fragmented.
+    #[arg(long, requires = "size")]
+    df: bool,
     /// Only predict: send nothing, capture nothing.
     #[arg(long)]
     no_probe: bool,
@@ -56,18 +68,27 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         (Some(_), true) => Proto::Udp,
         (Some(_), false) => Proto::Tcp,
     };
+    if a.size.is_some() && port.is_some() {
+        bail!("--size is for ICMP echo (an IPv4 address without a port), as `ping -s`");
+    }
     let probe = Probe {
         from: a.from.clone(),
         to,
         proto,
         port,
+        size: a.size,
+        df: a.df,
     };
     let snap = runtime()?.block_on(read(&lab));
     if snap.node(&a.from).is_none() {
         bail!("lab `{}` has no node `{}` up", lab.name, a.from);
     }
-    let (journeys, drops) = if a.no_probe {
-        (Vec::new(), Err("--no-probe: nothing was sent".to_string()))
+    let (journeys, drops, ping) = if a.no_probe {
+        (
+            Vec::new(),
+            Err("--no-probe: nothing was sent".to_string()),
+            None,
+        )
     } else {
         let sock = port.map(|p| SocketAddr::new(IpAddr::V4(to), p));
         let spec = ProbeSpec {
@@ -75,9 +96,11 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
             tcp: sock.filter(|_| !a.udp),
             udp: sock.filter(|_| a.udp),
             count: 1,
+            size: a.size.map(|s| (s, a.df)),
         };
         let o = observe(&lab, &a.from, &spec, a.json)?;
-        (o.journeys, o.drops)
+        let ping = (port.is_none()).then(|| parse_ping(&o.ping_output));
+        (o.journeys, o.drops, ping)
     };
     // Follow the real server the load balancer really picked.
     let picks: Vec<Ipv4Addr> = journeys
@@ -89,7 +112,10 @@ pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
         })
         .collect();
     let legs = predict(&snap, &lab, &probe, &picks);
-    let e = compare(&lab.name, &probe, &legs, &journeys).with_drops(drops);
+    let mut e = compare(&lab.name, &probe, &legs, &journeys).with_drops(drops);
+    if let Some(p) = ping {
+        e = e.with_ping(p);
+    }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&e)?);
     } else {

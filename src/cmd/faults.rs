@@ -8,6 +8,7 @@ use clap::Args;
 use vxlab::fault::exercise::{self, Outcome};
 use vxlab::fault::{self, record};
 use vxlab::kernel::Netlink;
+use vxlab::lifecycle;
 use vxlab::model::Lab;
 
 use super::lab_cmds::runtime;
@@ -53,6 +54,14 @@ pub struct FixArgs {
 
 fn lab_of(arg: &str) -> Result<Lab> {
     Ok(running(arg)?.lab)
+}
+
+/// The kernel backend for changing running lab `lab`: processes it starts again log
+/// where `up` made them log.
+fn kernel(lab: &Lab) -> Netlink {
+    let mut nl = Netlink::new();
+    nl.log_dir = Some(lifecycle::state_dir(&lab.name));
+    nl
 }
 
 /// `vxlab faults`
@@ -127,7 +136,7 @@ pub fn break_fault(a: &BreakArgs) -> Result<ExitCode> {
     require_root("break")?;
     let lab = lab_of(&a.lab)?;
     let rt = runtime()?;
-    let rec = rt.block_on(fault::plant(&lab, &a.fault, &mut Netlink::new()))?;
+    let rec = rt.block_on(fault::plant(&lab, &a.fault, &mut kernel(&lab)))?;
     let f = fault::find(&lab, &a.fault)?;
     println!("planted fault `{}` in lab `{}`.", f.name, lab.name);
     for line in wrap(&f.description, 90) {
@@ -159,7 +168,7 @@ pub fn fix_fault(a: &FixArgs) -> Result<ExitCode> {
         println!("no fault of lab `{}` is planted", lab.name);
     }
     let rt = runtime()?;
-    let mut nl = Netlink::new();
+    let mut nl = kernel(&lab);
     for name in names {
         let rec = rt.block_on(fault::fix(&lab, &name, &mut nl))?;
         println!(
@@ -262,7 +271,7 @@ pub fn exercise_cmd(a: &ExerciseArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let rt = runtime()?;
-    let mut nl = Netlink::new();
+    let mut nl = kernel(&lab);
     if a.give_up {
         if let Some(x) = rt.block_on(exercise::give_up(&lab, &mut nl))? {
             let f = fault::find(&lab, &x.fault)?;

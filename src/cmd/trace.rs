@@ -63,6 +63,9 @@ pub(super) struct ProbeSpec {
     pub udp: Option<SocketAddr>,
     /// Number of pings or datagrams.
     pub count: u32,
+    /// Ping payload bytes (`ping -s`) and the don't-fragment bit (`-M do`, else
+    /// `-M dont`); `None`: ping's defaults.
+    pub size: Option<(u32, bool)>,
 }
 
 /// What a probe's capture saw: every point, frame and journey.
@@ -74,6 +77,8 @@ pub(super) struct Observed {
     pub journeys: Vec<Journey>,
     /// Why the probe itself failed (no reply, connection refused), if it did.
     pub probe_error: Option<String>,
+    /// What `ping` printed, for a ping probe.
+    pub ping_output: String,
     /// The kernel's drop reasons recorded meanwhile (whole machine), or why they could
     /// not be.
     pub drops: Result<Vec<KernelDrop>, String>,
@@ -100,7 +105,15 @@ pub(super) fn observe(
     let points = rt
         .block_on(lab_points(&lab.name))
         .context("cannot list the lab's interfaces")?;
-    let capture = Capture::start(points, &Options::default());
+    // A big probe is followed whole: a packet's identity across hops includes a hash of
+    // its payload as captured, and a VXLAN hop carries 50 more bytes of headers.
+    let mut options = Options::default();
+    if let Some((size, _)) = spec.size {
+        options.snaplen = options
+            .snaplen
+            .max(i32::try_from(size).unwrap_or(i32::MAX).saturating_add(256));
+    }
+    let capture = Capture::start(points, &options);
     if !quiet {
         eprintln!(
             "capturing on {} points ({} interfaces) of lab {}",
@@ -115,7 +128,10 @@ pub(super) fn observe(
     let drops = watch.map(DropWatch::stop);
     let points = capture.points.clone();
     let (frames, stats) = capture.stop();
-    let probe_error = probe_result.err().map(|e| format!("{e:#}"));
+    let (ping_output, probe_error) = match probe_result {
+        Ok(out) => (out, None),
+        Err(e) => (String::new(), Some(format!("{e:#}"))),
+    };
     let topo = Topology::of_lab(lab);
     let journeys = correlate(
         &points,
@@ -130,6 +146,7 @@ pub(super) fn observe(
         stats,
         journeys,
         probe_error,
+        ping_output,
         drops,
     })
 }
@@ -149,6 +166,7 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
         tcp: a.tcp,
         udp: a.udp,
         count: a.count,
+        size: None,
     };
     let Observed {
         points,
@@ -157,6 +175,7 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
         journeys,
         probe_error: probe_note,
         drops,
+        ..
     } = observe(&lab, &a.from, &spec, a.json)?;
     let journeys: Vec<Journey> = journeys
         .into_iter()
@@ -304,28 +323,44 @@ fn report(stats: &[PointStats], frames: usize, dropped: u64, points: &[Point]) {
     }
 }
 
-fn send_probe(ns: &str, a: &ProbeSpec) -> Result<()> {
+/// Sends the probe from namespace `ns`; for a ping, returns what ping printed (a ping
+/// that got no reply is an error only without a size: with one, its output says why).
+fn send_probe(ns: &str, a: &ProbeSpec) -> Result<String> {
     let count = a.count.max(1);
     if let Some(ip) = a.ping {
-        let status = netns::run_in(ns, move || {
+        let mut args = vec![
+            "-c".to_string(),
+            count.to_string(),
+            "-i".into(),
+            "0.2".into(),
+            "-W".into(),
+            "1".into(),
+        ];
+        if let Some((size, df)) = a.size {
+            args.extend([
+                "-s".into(),
+                size.to_string(),
+                "-M".into(),
+                if df { "do" } else { "dont" }.into(),
+            ]);
+        }
+        args.push(ip.to_string());
+        let out = netns::run_in(ns, move || {
             Command::new("ping")
-                .args([
-                    "-c",
-                    &count.to_string(),
-                    "-i",
-                    "0.2",
-                    "-W",
-                    "1",
-                    &ip.to_string(),
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
+                .args(&args)
+                .stdin(Stdio::null())
+                .output()
         })
         .context("cannot run ping (install iputils-ping)")?;
-        if !status.success() {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if !out.status.success() && a.size.is_none() {
             bail!("ping {ip}: no reply");
         }
+        return Ok(text);
     } else if let Some(addr) = a.tcp {
         netns::run_in(ns, move || {
             let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
@@ -356,5 +391,5 @@ fn send_probe(ns: &str, a: &ProbeSpec) -> Result<()> {
         })
         .with_context(|| format!("UDP datagram to {addr}"))?;
     }
-    Ok(())
+    Ok(String::new())
 }

@@ -1,5 +1,5 @@
-//! Layer-2 rules: links and bridge ports, VXLAN peers that disagree (VNI, port), VXLAN
-//! MTU against its underlay, static ARP on proxy VXLANs, and FDB entries for remote MACs.
+//! Layer-2 rules: links and bridge ports, VXLAN peers that disagree (VNI, port), and VXLAN
+//! MTU against its underlay. What VXLANs need to reach remote MACs is [`super::overlay`].
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -7,16 +7,12 @@ use std::net::IpAddr;
 use ipnet::Ipv4Net;
 
 use super::snapshot::{NodeState, Snapshot, host_of};
-use super::{Finding, Report};
-use crate::model::Lab;
+use super::{Finding, Report, VXLAN_OVERHEAD};
+use crate::model::{IfRef, Lab};
 use crate::observe::LinkRow;
 use crate::plan::Op;
 
-/// VXLAN's encapsulation overhead over IPv4: outer Ethernet is not counted, so
-/// IP (20) + UDP (8) + VXLAN (8) + inner Ethernet (14).
-pub const VXLAN_OVERHEAD: u32 = 50;
-
-const ZERO_MAC: &str = "00:00:00:00:00:00";
+pub(super) const ZERO_MAC: &str = "00:00:00:00:00:00";
 
 /// A VXLAN device and the node holding its UDP socket.
 pub(super) struct Vtep<'a> {
@@ -83,7 +79,7 @@ pub(super) fn domain<'a>(
     out
 }
 
-fn subnets(dom: &[(&NodeState, String)]) -> Vec<Ipv4Net> {
+pub(super) fn subnets(dom: &[(&NodeState, String)]) -> Vec<Ipv4Net> {
     let mut out: Vec<Ipv4Net> = dom
         .iter()
         .flat_map(|(n, i)| {
@@ -98,7 +94,7 @@ fn subnets(dom: &[(&NodeState, String)]) -> Vec<Ipv4Net> {
     out
 }
 
-fn has_default_dst(v: &Vtep<'_>) -> bool {
+pub(super) fn has_default_dst(v: &Vtep<'_>) -> bool {
     v.link.vxlan.as_ref().is_some_and(|x| x.remote.is_some())
         || v.node
             .fdb
@@ -163,15 +159,25 @@ pub(super) fn links_and_ports(snap: &Snapshot, lab: &Lab, r: &mut Report) {
             continue;
         };
         if let Some(l) = n.link(&dev.name).filter(|l| !l.up) {
+            let what = n
+                .ovs
+                .as_ref()
+                .and_then(|o| o.interface(&l.name))
+                .map_or_else(
+                    || "nothing goes in or out through it".to_string(),
+                    |i| {
+                        format!(
+                            "it is a port of Open vSwitch bridge {}, and everything behind it is cut off from the bridge",
+                            i.bridge
+                        )
+                    },
+                );
             r.findings.push(
                 Finding::new(
                     "link-down",
                     &n.node,
                     &l.name,
-                    format!(
-                        "{} in {} is down: nothing goes in or out through it",
-                        l.name, n.node
-                    ),
+                    format!("{} in {} is down: {what}", l.name, n.node),
                 )
                 .evidence(format!(
                     "ip -n {} link show {}: state {}",
@@ -181,6 +187,33 @@ pub(super) fn links_and_ports(snap: &Snapshot, lab: &Lab, r: &mut Report) {
             );
         }
     }
+}
+
+/// The VNI and port the lab means VXLAN `v` to have: its `[[vxlan]]`, or the options of
+/// the agent that creates it (`None` for the port: Linux's default).
+fn intent(lab: &Lab, v: &Vtep<'_>) -> Option<(u32, Option<u16>)> {
+    lab.vxlans
+        .iter()
+        .find(|m| m.dev.node == v.node.node && m.dev.name == v.link.name)
+        .map(|m| (m.vni, m.dstport))
+        .or_else(|| {
+            lab.agent_of(&IfRef::new(&v.node.node, &v.link.name))
+                .map(|a| (a.vni, Some(a.port)))
+        })
+}
+
+/// The commands that let the agent (lab process `index`) make VTEP `v` again as it is
+/// told: stop it, delete the device, start it; it creates the device and programs every
+/// other node's entries on it, as flanneld does.
+fn agent_recreates(lab: &Lab, v: &Vtep<'_>, index: usize) -> Vec<String> {
+    let argv = crate::fault::process::command_line(lab, index);
+    let mut out = Vec::new();
+    if let Some(p) = v.node.running(&argv) {
+        out.push(format!("kill {}", p.pid));
+    }
+    out.push(format!("ip -n {} link del {}", v.node.netns, v.link.name));
+    out.push(super::process::start_command(lab, v.node, &argv));
+    out
 }
 
 /// The commands that recreate VXLAN `v` with `vni` and `dstport`.
@@ -250,28 +283,20 @@ pub(super) fn vxlan_mismatch(snap: &Snapshot, lab: &Lab, r: &mut Report) {
             }
             // Overlays the lab keeps apart on purpose (same machines, different VNIs,
             // possibly the same MACs) are not peers.
-            let model = |v: &Vtep<'_>| {
-                lab.vxlans
-                    .iter()
-                    .find(|m| m.dev.node == v.node.node && m.dev.name == v.link.name)
-            };
-            let apart = match (model(a), model(b)) {
-                (Some(ma), Some(mb)) => ma.vni != mb.vni || ma.dstport != mb.dstport,
+            let apart = match (intent(lab, a), intent(lab, b)) {
+                (Some(ma), Some(mb)) => ma != mb,
                 _ => false,
             };
             if apart {
                 continue;
             }
             let intended = |v: &Vtep<'_>| {
-                lab.vxlans
-                    .iter()
-                    .find(|m| m.dev.node == v.node.node && m.dev.name == v.link.name)
-                    .is_some_and(|m| {
-                        let x = v.link.vxlan.as_ref();
-                        x.is_some_and(|x| {
-                            x.vni == m.vni && m.dstport.is_none_or(|p| p == x.dstport)
-                        })
-                    })
+                intent(lab, v).is_some_and(|(vni, port)| {
+                    v.link
+                        .vxlan
+                        .as_ref()
+                        .is_some_and(|x| x.vni == vni && port.is_none_or(|p| p == x.dstport))
+                })
             };
             // Blame the side that differs from the lab's intent; else the second one.
             let (bad, good) = if intended(b) && !intended(a) {
@@ -283,6 +308,16 @@ pub(super) fn vxlan_mismatch(snap: &Snapshot, lab: &Lab, r: &mut Report) {
                 bad.link.vxlan.as_ref().expect("vtep"),
                 good.link.vxlan.as_ref().expect("vtep"),
             );
+            // One finding per device at fault, whatever the number of peers it fails.
+            let peer = format!("{}: {}", good.node.node, vxlan_text(good.link));
+            if let Some(prev) = r.findings.iter_mut().find(|x| {
+                x.rule == "vxlan-mismatch" && x.node == bad.node.node && x.object == bad.link.name
+            }) {
+                if !prev.evidence.contains(&peer) {
+                    prev.evidence.push(peer);
+                }
+                continue;
+            }
             let what = if vbad.vni == vgood.vni {
                 format!(
                     "uses UDP port {} but its peer {} in {} uses {}: each side's packets arrive at a port the other does not listen on (the receiver answers ICMP port unreachable)",
@@ -301,8 +336,11 @@ pub(super) fn vxlan_mismatch(snap: &Snapshot, lab: &Lab, r: &mut Report) {
                 format!("{} in {} {what}", bad.link.name, bad.node.node),
             )
             .evidence(format!("{}: {}", bad.node.node, vxlan_text(bad.link)))
-            .evidence(format!("{}: {}", good.node.node, vxlan_text(good.link)));
-            f.fix = recreate(lab, bad, vgood.vni, vgood.dstport);
+            .evidence(peer);
+            f.fix = match lab.agent_of(&IfRef::new(&bad.node.node, &bad.link.name)) {
+                Some(a) => agent_recreates(lab, bad, a.process),
+                None => recreate(lab, bad, vgood.vni, vgood.dstport),
+            };
             r.findings.push(f);
         }
     }
@@ -346,9 +384,22 @@ pub(super) fn vxlan_mtu(snap: &Snapshot, lab: &Lab, r: &mut Report) {
             "{} in {} (MTU {}) over {} in {} (MTU {})",
             v.link.name, v.node.node, v.link.mtu, u.name, v.socket.node, u.mtu
         );
+        // Not a finding: measured, both ends at this MTU carry everything (a 4 MiB TCP
+        // transfer each way through docker-overlay's 1500-on-1500 vxlan0). Only an underlay
+        // smaller than the VXLAN device's own MTU loses packets (see below).
         if v.link.mtu <= u.mtu {
+            let df = if v.link.master.is_some() {
+                format!(
+                    "DF packets above {room} bytes are answered with 'frag needed (mtu {room})' by the VXLAN driver, which path MTU discovery copes with"
+                )
+            } else {
+                format!(
+                    "{} is no bridge port, so even DF packets go out that way, and its node learns path MTU {room} for its own",
+                    v.link.name
+                )
+            };
             r.notes.push(format!(
-                "{at}: no room for VXLAN's {VXLAN_OVERHEAD} bytes; the kernel fragments the outer packets and answers DF packets above {room} bytes with 'frag needed (mtu {room})', which path MTU discovery copes with"
+                "{at}: no room for VXLAN's {VXLAN_OVERHEAD} bytes: outer packets above the underlay's MTU are fragmented (VXLAN never sets DF on them) and {df}"
             ));
             continue;
         }
@@ -375,177 +426,5 @@ pub(super) fn vxlan_mtu(snap: &Snapshot, lab: &Lab, r: &mut Report) {
             u.name,
             v.link.mtu + VXLAN_OVERHEAD
         )));
-    }
-}
-
-/// Proxy VXLANs without a neighbour entry for a remote address whose MAC they know.
-pub(super) fn proxy_arp(snap: &Snapshot, r: &mut Report) {
-    for v in vteps(snap)
-        .iter()
-        .filter(|v| v.link.vxlan.as_ref().is_some_and(|x| x.proxy))
-    {
-        let dom = domain(snap, v.node, v.link);
-        let nets = subnets(&dom);
-        let ns = &v.node.netns;
-        for f in v
-            .node
-            .fdb
-            .iter()
-            .filter(|f| f.dev == v.link.name && f.self_ && f.mac != ZERO_MAC)
-        {
-            let Some((owner, oif)) = snap.mac_owner(&f.mac) else {
-                continue;
-            };
-            if host_of(&owner.node) == host_of(&v.node.node) {
-                continue;
-            }
-            for (_, net) in owner.ipv4().into_iter().filter(|(a, _)| a.dev == oif.name) {
-                let ip = IpAddr::V4(net.addr());
-                if !nets.iter().any(|s| s.contains(&net.addr())) {
-                    continue;
-                }
-                let answered = v.node.neighbours.iter().any(|n| {
-                    n.dev == v.link.name
-                        && n.to == ip
-                        && n.lladdr
-                            .as_deref()
-                            .is_some_and(|m| m.eq_ignore_ascii_case(&f.mac))
-                });
-                if answered {
-                    continue;
-                }
-                let mut fd = Finding::new(
-                    "proxy-arp-missing",
-                    &v.node.node,
-                    ip.to_string(),
-                    format!(
-                        "{} in {} is in proxy mode and has no neighbour entry for {ip} ({}:{}): ARP requests for {ip} are answered by no one and never leave the machine, so senders' ARP ends FAILED",
-                        v.link.name, v.node.node, owner.node, oif.name
-                    ),
-                )
-                .evidence(format!("ip -n {ns} neigh show dev {}: no entry for {ip}", v.link.name))
-                .evidence(format!(
-                    "bridge -n {ns} fdb show dev {}: {} dst {} (the MAC is known, its IP is not)",
-                    v.link.name,
-                    f.mac,
-                    f.dst.map_or_else(|| "?".into(), |d| d.to_string())
-                ));
-                for (n, _) in &dom {
-                    for x in n.neighbours.iter().filter(|x| {
-                        x.to == ip && matches!(x.state.as_str(), "FAILED" | "INCOMPLETE")
-                    }) {
-                        fd = fd.evidence(format!(
-                            "{}: ip neigh: {ip} dev {} {}",
-                            n.node, x.dev, x.state
-                        ));
-                    }
-                }
-                r.findings.push(fd.fix(format!(
-                    "ip -n {ns} neigh add {ip} lladdr {} dev {} nud permanent",
-                    f.mac, v.link.name
-                )));
-            }
-        }
-    }
-}
-
-/// The underlay address that reaches host `host`'s VTEP from VTEP `v`: a destination
-/// `v` already uses for that host, or else an address of the remote VTEP's socket node
-/// in a subnet `v`'s socket node is on, that nothing on `v`'s own host has (private
-/// subnets repeat from machine to machine).
-fn remote_vtep(snap: &Snapshot, host: &str, v: &Vtep<'_>) -> Option<IpAddr> {
-    let on_host = |ip: IpAddr| {
-        snap.owners(ip)
-            .iter()
-            .any(|(n, _)| host_of(&n.node) == host)
-    };
-    if let Some(d) = v
-        .node
-        .fdb
-        .iter()
-        .filter(|f| f.dev == v.link.name && f.self_)
-        .filter_map(|f| f.dst)
-        .find(|d| on_host(*d))
-    {
-        return Some(d);
-    }
-    let vni = v.link.vxlan.as_ref().map_or(0, |x| x.vni);
-    let local: Vec<Ipv4Net> = v
-        .socket
-        .ipv4()
-        .into_iter()
-        .map(|(_, n)| n.trunc())
-        .collect();
-    let mine = |ip: IpAddr| {
-        snap.owners(ip)
-            .iter()
-            .any(|(n, _)| host_of(&n.node) == host_of(&v.node.node))
-    };
-    vteps(snap)
-        .into_iter()
-        .filter(|r| {
-            host_of(&r.node.node) == host && r.link.vxlan.as_ref().is_some_and(|x| x.vni == vni)
-        })
-        .find_map(|r| {
-            r.socket
-                .ipv4()
-                .into_iter()
-                .map(|(_, n)| n.addr())
-                .find(|ip| local.iter().any(|l| l.contains(ip)) && !mine(IpAddr::V4(*ip)))
-                .map(IpAddr::V4)
-        })
-}
-
-/// VXLANs without a default destination and without an FDB entry for a remote MAC their
-/// side of the overlay already resolved.
-pub(super) fn fdb_missing(snap: &Snapshot, r: &mut Report) {
-    for v in vteps(snap) {
-        if has_default_dst(&v) {
-            continue;
-        }
-        let mut seen = BTreeSet::new();
-        let dom = domain(snap, v.node, v.link);
-        let ns = &v.node.netns;
-        for (n, _) in &dom {
-            for x in &n.neighbours {
-                let Some(mac) = x.lladdr.as_deref() else {
-                    continue;
-                };
-                if x.dev != v.link.name && n.node == v.node.node {
-                    continue;
-                }
-                let Some((owner, oif)) = snap.mac_owner(mac) else {
-                    continue;
-                };
-                if host_of(&owner.node) == host_of(&v.node.node)
-                    || !seen.insert(mac.to_ascii_lowercase())
-                {
-                    continue;
-                }
-                if v.node
-                    .fdb
-                    .iter()
-                    .any(|f| f.dev == v.link.name && f.self_ && f.mac.eq_ignore_ascii_case(mac))
-                {
-                    continue;
-                }
-                let dst = remote_vtep(snap, host_of(&owner.node), &v)
-                    .map_or_else(|| "REMOTE_VTEP_IP".to_string(), |d| d.to_string());
-                r.findings.push(
-                    Finding::new(
-                        "fdb-missing",
-                        &v.node.node,
-                        mac,
-                        format!(
-                            "{} in {} has no FDB entry for {mac} ({}:{}, {}) and no default destination: frames to that MAC have no VTEP to go to and the VXLAN driver drops them (drop reason NO_TX_TARGET)",
-                            v.link.name, v.node.node, owner.node, oif.name, x.to
-                        ),
-                    )
-                    .evidence(format!("{}: ip neigh: {} lladdr {mac} dev {} {}", n.node, x.to, x.dev, x.state))
-                    .evidence(format!("bridge -n {ns} fdb show dev {}: no entry for {mac}", v.link.name))
-                    .fix(format!("bridge -n {ns} fdb add {mac} dev {} dst {dst} self permanent", v.link.name)),
-                );
-            }
-        }
     }
 }

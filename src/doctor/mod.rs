@@ -6,13 +6,17 @@
 //! and the lab it was built from (for wiring, and to compare with intent where the kernel
 //! alone cannot say what was meant). They are grouped by layer: `l2` (bridges, FDB,
 //! ARP, VXLAN), `l3` (forwarding, routes, `lo`, `rp_filter`) and `lb` (IPVS, NAT,
-//! `br_netfilter`). [`expected`] builds the snapshot a healthy lab would have, so the rules
+//! `br_netfilter`), then `process` (servers that stopped) and `ovs` (Open vSwitch). [`expected`] builds the snapshot a healthy lab would have, so the rules
 //! are tested on every shipped lab without root.
 
 pub mod expected;
 mod l2;
 mod l3;
 mod lb;
+mod overlay;
+mod ovs;
+pub mod ovsdb;
+mod process;
 pub mod read;
 mod render;
 pub mod snapshot;
@@ -23,6 +27,10 @@ pub use render::report_text;
 pub use snapshot::{NatRow, NodeState, Snapshot, VxlanDest};
 
 use crate::model::Lab;
+
+/// VXLAN's encapsulation overhead over IPv4: outer Ethernet is not counted, so
+/// IP (20) + UDP (8) + VXLAN (8) + inner Ethernet (14).
+pub const VXLAN_OVERHEAD: u32 = 50;
 
 /// One problem found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -80,9 +88,14 @@ pub const RULES: &[&str] = &[
     "lo-down",
     "link-down",
     "bridge-port",
+    "process-down",
+    "ovs-down",
+    "ovs-port",
+    "ovs-tunnel",
     "vxlan-mismatch",
     "vxlan-mtu",
     "proxy-arp-missing",
+    "vtep-arp-missing",
     "fdb-missing",
     "route-missing",
     "ip-forward-off",
@@ -106,10 +119,13 @@ pub fn diagnose(snap: &Snapshot, lab: &Lab) -> Report {
     }
     l3::lo_down(snap, &mut r);
     l2::links_and_ports(snap, lab, &mut r);
+    process::process_down(snap, lab, &mut r);
+    ovs::ovs(snap, lab, &mut r);
     l2::vxlan_mismatch(snap, lab, &mut r);
     l2::vxlan_mtu(snap, lab, &mut r);
-    l2::proxy_arp(snap, &mut r);
-    l2::fdb_missing(snap, &mut r);
+    overlay::proxy_arp(snap, &mut r);
+    overlay::vtep_arp(snap, &mut r);
+    overlay::fdb_missing(snap, &mut r);
     l3::routes(snap, lab, &mut r);
     l3::ip_forward(snap, &mut r);
     l3::rp_filter(snap, &mut r);

@@ -5,9 +5,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
+use std::net::{IpAddr, Ipv4Addr};
+
+use futures::TryStreamExt;
+use rtnetlink::packet_route::route::{
+    RouteAddress, RouteAttribute, RouteFlags, RouteMessage, RouteMetric,
+};
+use rtnetlink::{Handle, RouteMessageBuilder};
 use serde_json::Value;
 
-use super::snapshot::{NatRow, NodeState, Snapshot};
+use super::snapshot::{NatRow, NodeState, PmtuRow, ProcessRow, Snapshot};
 use crate::kernel::connect;
 use crate::model::Lab;
 use crate::nat::IPVS_CT_MARK;
@@ -112,6 +119,50 @@ pub fn parse_nft(ruleset: &Value) -> (Vec<NatRow>, usize) {
     (nat, filter)
 }
 
+/// One route cache exception as a row, if it carries a path MTU.
+fn pmtu_row(m: &RouteMessage, links: &[crate::observe::LinkRow]) -> Option<PmtuRow> {
+    let mut row = PmtuRow {
+        to: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        dev: None,
+        mtu: 0,
+    };
+    for a in &m.attributes {
+        match a {
+            RouteAttribute::Destination(RouteAddress::Inet(d)) => row.to = IpAddr::V4(*d),
+            RouteAttribute::Oif(i) => {
+                row.dev = links.iter().find(|l| l.index == *i).map(|l| l.name.clone());
+            }
+            RouteAttribute::Metrics(ms) => {
+                for x in ms {
+                    if let RouteMetric::Mtu(v) = x {
+                        row.mtu = *v;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (row.mtu > 0).then_some(row)
+}
+
+/// The IPv4 path MTUs a namespace learned, as `ip route show cache` lists them: a dump
+/// of the routes with `RTM_F_CLONED`, which the kernel answers with its exceptions.
+async fn pmtu_cache(
+    h: &Handle,
+    links: &[crate::observe::LinkRow],
+) -> Result<Vec<PmtuRow>, rtnetlink::Error> {
+    let mut req = h
+        .route()
+        .get(RouteMessageBuilder::<Ipv4Addr>::new().build());
+    req.message_mut().header.flags = RouteFlags::Cloned;
+    let msgs: Vec<RouteMessage> = req.execute().try_collect().await?;
+    Ok(msgs
+        .iter()
+        .filter(|m| m.header.flags.contains(RouteFlags::Cloned))
+        .filter_map(|m| pmtu_row(m, links))
+        .collect())
+}
+
 /// Reads the live state of every namespace of running lab `lab`. What cannot be read is
 /// noted in the node's `errors`. Must run inside a tokio runtime.
 pub async fn read(lab: &Lab) -> Snapshot {
@@ -122,11 +173,20 @@ pub async fn read(lab: &Lab) -> Snapshot {
             continue;
         }
         let tables = match connect(&node.netns) {
-            Ok(h) => dump(&h).await.map_err(|e| e.to_string()),
+            Ok(h) => match dump(&h).await {
+                Ok(t) => {
+                    let cache = pmtu_cache(&h, &t.links).await.unwrap_or_default();
+                    Ok((t, cache))
+                }
+                Err(e) => Err(e.to_string()),
+            },
             Err(e) => Err(e.to_string()),
         };
         let mut st = match tables {
-            Ok(t) => NodeState::from_tables(&node.id, &node.netns, t),
+            Ok((t, pmtu)) => NodeState {
+                pmtu,
+                ..NodeState::from_tables(&node.id, &node.netns, t)
+            },
             Err(e) => NodeState {
                 node: node.id.clone(),
                 netns: node.netns.clone(),
@@ -144,6 +204,17 @@ pub async fn read(lab: &Lab) -> Snapshot {
                 Ok(v) => (st.nat, st.filter_rules) = parse_nft(&v),
                 Err(e) => st.errors.push(format!("its nftables ruleset: {e}")),
             }
+        }
+        st.processes = crate::process::pids_in(&node.netns)
+            .into_iter()
+            .map(|pid| ProcessRow {
+                pid,
+                argv: crate::fault::process::cmdline(pid),
+            })
+            .filter(|p| !p.argv.is_empty())
+            .collect();
+        if let Some(host) = lab.ovs_host(&node.id) {
+            st.ovs = Some(super::ovsdb::read(&lab.name, &host));
         }
         if crate::ipvs::kernel_has_ipvs() {
             match crate::ipvs::list(&node.netns) {

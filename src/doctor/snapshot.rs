@@ -31,6 +31,28 @@ pub struct NatRow {
     pub ipvs_only: bool,
 }
 
+/// A path MTU the kernel learned for one destination (`ip route show cache`): an ICMP
+/// "frag needed", or a VXLAN device's own check, lowered it below the device's MTU for
+/// the packets this namespace sends there, for ten minutes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PmtuRow {
+    /// Destination.
+    pub to: IpAddr,
+    /// Output device.
+    pub dev: Option<String>,
+    /// The learned path MTU.
+    pub mtu: u32,
+}
+
+/// A process running in a namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessRow {
+    /// Its pid.
+    pub pid: i32,
+    /// Its command line.
+    pub argv: Vec<String>,
+}
+
 /// The live state of one namespace.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct NodeState {
@@ -48,6 +70,8 @@ pub struct NodeState {
     pub neighbours: Vec<NeighRow>,
     /// Bridge FDB.
     pub fdb: Vec<FdbRow>,
+    /// Path MTUs learned (route cache exceptions).
+    pub pmtu: Vec<PmtuRow>,
     /// Sysctls read, by dotted key; a key the kernel lacks is absent.
     pub sysctls: BTreeMap<String, String>,
     /// NAT rules.
@@ -56,6 +80,10 @@ pub struct NodeState {
     pub filter_rules: usize,
     /// IPVS services; `None` when the kernel has no IPVS to ask.
     pub ipvs: Option<Vec<ServiceRow>>,
+    /// The processes running in it.
+    pub processes: Vec<ProcessRow>,
+    /// Its Open vSwitch, if the lab runs one there.
+    pub ovs: Option<super::ovsdb::OvsState>,
     /// What could not be read.
     pub errors: Vec<String>,
 }
@@ -200,6 +228,14 @@ impl NodeState {
         }
     }
 
+    /// The process running `argv`, if one does (see
+    /// [`crate::fault::process::same_command`]).
+    pub fn running(&self, argv: &[String]) -> Option<&ProcessRow> {
+        self.processes
+            .iter()
+            .find(|p| crate::fault::process::same_command(&p.argv, argv))
+    }
+
     /// Link `name`.
     pub fn link(&self, name: &str) -> Option<&LinkRow> {
         self.links.iter().find(|l| l.name == name)
@@ -275,6 +311,11 @@ impl NodeState {
         }
         let remote = self.link(dev)?.vxlan.as_ref()?.remote?;
         Some(VxlanDest::Remote(remote))
+    }
+
+    /// The path MTU this namespace learned for `ip`, if it learned one.
+    pub fn pmtu(&self, ip: IpAddr) -> Option<&PmtuRow> {
+        self.pmtu.iter().find(|p| p.to == ip)
     }
 
     /// A sysctl's value, if the kernel has it.

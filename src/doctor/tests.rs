@@ -196,3 +196,69 @@ fn kernel_ipvs_with_conntrack_off_and_reals_without_a_way_back() {
         "{objects:?}"
     );
 }
+
+fn planted(lab: &str, fault: &str) -> (Lab, Report) {
+    let lab = labs().into_iter().find(|l| l.name == lab).unwrap();
+    let f = lab.faults.iter().find(|f| f.name == fault).unwrap().clone();
+    let r = diagnose(&plant(&expected(&lab), &lab, &f), &lab);
+    (lab, r)
+}
+
+#[test]
+fn a_stopped_agent_is_named_with_what_its_peers_forgot_and_how_to_start_it() {
+    let (_, r) = planted("flannel", "agent-stopped");
+    let x = &r.findings[0];
+    assert_eq!(
+        (x.rule.as_str(), x.node.as_str(), x.object.as_str()),
+        ("process-down", "node2", "vxlab agent")
+    );
+    assert!(
+        x.evidence
+            .iter()
+            .any(|e| e.starts_with("node1: ip route: no route to 10.244.2.0/24")),
+        "{:?}",
+        x.evidence
+    );
+    let start = &x.fix[0];
+    assert!(
+        start.starts_with("ip netns exec vx.flannel.node2 setsid ")
+            && start.contains(" agent --etcd http://10.211.55.10:2379 --subnet 10.244.2.0/24 ")
+            && start.ends_with(" 2>&1 &"),
+        "{start}"
+    );
+}
+
+#[test]
+fn an_agent_vtep_with_another_vni_is_made_again_by_its_agent() {
+    let (_, r) = planted("flannel", "vni-mismatch");
+    assert_eq!(r.findings.len(), 1, "one finding for node3's two peers");
+    let x = &r.findings[0];
+    assert_eq!((x.node.as_str(), x.object.as_str()), ("node3", "flannel.1"));
+    assert_eq!(x.evidence.len(), 3, "{:?}", x.evidence);
+    assert!(x.fix[0].starts_with("kill "), "{:?}", x.fix);
+    assert_eq!(x.fix[1], "ip -n vx.flannel.node3 link del flannel.1");
+    assert!(x.fix[2].contains(" agent "), "{:?}", x.fix);
+}
+
+#[test]
+fn an_ovs_key_is_blamed_on_the_side_its_host_was_not_told_to_set() {
+    let (_, r) = planted("ovs-vxlan", "key-mismatch");
+    let x = &r.findings[0];
+    assert_eq!(
+        (x.rule.as_str(), x.node.as_str(), x.object.as_str()),
+        ("ovs-tunnel", "host2", "vxlan1")
+    );
+    assert!(x.message.contains("sends VNI 100"), "{}", x.message);
+    assert_eq!(
+        x.fix,
+        [
+            "ovs-vsctl --db=unix:/run/vxlab/ovs-vxlan/ovs-host2/db.sock set Interface vxlan1 options:key=flow"
+        ]
+    );
+    let (_, r) = planted("ovs-vxlan", "remote-ip-wrong");
+    assert!(
+        r.findings[0].fix[0].ends_with("options:remote_ip=192.168.1.10"),
+        "{:?}",
+        r.findings[0].fix
+    );
+}

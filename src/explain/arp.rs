@@ -9,9 +9,10 @@
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::Culprit;
 use super::sim::culprit;
+use super::{Culprit, ovs};
 use crate::doctor::Snapshot;
+use crate::doctor::ovsdb::{FlowAction, OvsInterface};
 
 /// The VXLAN devices whose UDP socket is in `socket`: `(node, device)`.
 fn sockets_in(snap: &Snapshot, socket: &str) -> Vec<(String, String)> {
@@ -161,6 +162,12 @@ impl Flood<'_> {
             return None;
         }
         let snap = self.snap;
+        if let Some(br) = ovs::port(snap, node, iface)
+            .filter(|i| i.kind == "internal")
+            .map(|i| i.bridge.clone())
+        {
+            return self.ovs(node, &br, iface, None);
+        }
         let link = snap.node(node)?.link(iface)?;
         match link.kind.as_str() {
             "bridge" => self.bridge(node, iface, None),
@@ -188,8 +195,118 @@ impl Flood<'_> {
                 format!("{node}:{iface} answers with {}", link.mac),
             ));
         }
+        if let Some(br) = ovs::port(self.snap, node, iface).map(|i| i.bridge.clone()) {
+            return self.ovs(node, &br, iface, None);
+        }
         let br = link.master.clone()?;
         self.bridge(node, &br, Some(iface))
+    }
+
+    /// The broadcast enters Open vSwitch bridge `br` of `node` by `ingress` (with tunnel
+    /// id `tun` out of a tunnel): the flow it hits sets the tunnel id and floods it.
+    fn ovs(&mut self, node: &str, br: &str, ingress: &str, tun: Option<u64>) -> Answer {
+        if !self
+            .seen
+            .insert((node.to_string(), format!("{br}<{ingress}")))
+        {
+            return None;
+        }
+        let snap = self.snap;
+        let st = snap.node(node)?;
+        let o = st.ovs.as_ref()?;
+        let flow = o.flow_for(br, ingress, tun)?;
+        let mut tun = tun;
+        for a in &flow.actions {
+            match a {
+                FlowAction::SetTunnel(t) => tun = Some(*t),
+                FlowAction::Normal => break,
+                _ => {
+                    self.fails.push((
+                        format!("the flow of {br} in {node} does not flood the broadcast"),
+                        culprit(node, br, format!("flow {}", flow.text)),
+                    ));
+                    return None;
+                }
+            }
+        }
+        for p in o
+            .interfaces
+            .iter()
+            .filter(|i| i.bridge == br && i.name != ingress)
+        {
+            let answer = match p.kind.as_str() {
+                "internal" if self.owns(node, &p.name) => st.link(&p.name).map(|l| {
+                    (
+                        l.mac.clone(),
+                        format!(
+                            "{node}:{} (Open vSwitch {br}) answers with {}",
+                            p.name, l.mac
+                        ),
+                    )
+                }),
+                "internal" => None,
+                "vxlan" => self.ovs_tunnel(node, p, tun),
+                _ if !p.admin_up || st.link(&p.name).is_none_or(|l| !l.up) => {
+                    self.fails.push((
+                        format!("{}, a port of Open vSwitch bridge {br} in {node}, is down, so the broadcast never gets past it", p.name),
+                        culprit(node, &p.name, format!("ip -n {} link show {}: DOWN", st.netns, p.name)),
+                    ));
+                    None
+                }
+                _ => self.out(node, &p.name),
+            };
+            if answer.is_some() {
+                return answer;
+            }
+        }
+        None
+    }
+
+    /// The broadcast leaves `node` through OVS VXLAN port `v`.
+    fn ovs_tunnel(&mut self, node: &str, v: &OvsInterface, tun: Option<u64>) -> Answer {
+        let snap = self.snap;
+        let remote: IpAddr = v.options.get("remote_ip")?.parse().ok()?;
+        let src = match remote {
+            IpAddr::V4(r) => IpAddr::V4(snap.node(node)?.source_towards(r)?),
+            IpAddr::V6(_) => return None,
+        };
+        let owners: Vec<String> = snap
+            .owners(remote)
+            .iter()
+            .map(|(n, _)| n.node.clone())
+            .collect();
+        if owners.is_empty() {
+            let kv: Vec<String> = v.options.iter().map(|(k, x)| format!("{k}={x}")).collect();
+            self.fails.push((
+                format!(
+                    "{} in {node} sends to {remote}, an address no node of the lab has",
+                    v.name
+                ),
+                culprit(
+                    node,
+                    &v.name,
+                    format!(
+                        "ovs-vsctl get Interface {} options: {{{}}}",
+                        v.name,
+                        kv.join(", ")
+                    ),
+                ),
+            ));
+            return None;
+        }
+        let vni = ovs::vni_out(v, tun);
+        for o in owners {
+            match ovs::tunnel_in(snap, &o, src, vni, ovs::udp_port(v)) {
+                Ok(v2) => {
+                    let (br, name) = (v2.bridge.clone(), v2.name.clone());
+                    if let Some(a) = self.ovs(&o, &br, &name, Some(vni)) {
+                        return Some(a);
+                    }
+                }
+                Err(f) => self.fails.push(f),
+            }
+        }
+        None
     }
 
     fn bridge(&mut self, node: &str, br: &str, ingress: Option<&str>) -> Answer {

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::mtu::{Notice, PingOutcome};
 use super::{Culprit, End, Prediction, Probe, Step};
 use crate::trace::Journey;
 
@@ -45,19 +46,72 @@ pub struct Explanation {
     pub kernel_drops: Option<Vec<super::drops::KernelDrop>>,
     /// Why they could not be recorded.
     pub kernel_drops_unavailable: Option<String>,
+    /// What `ping` said, for an ICMP probe that was sent.
+    pub ping: Option<PingOutcome>,
 }
 
 impl Explanation {
+    /// Holds what `ping` was told against what the prediction says it is told: a packet
+    /// too big is refused by the sender's stack or answered with ICMP "frag needed", and
+    /// the MTU in that answer says which hop refused it. A mismatch is a divergence at
+    /// the end of the request's path.
+    #[must_use]
+    pub fn with_ping(mut self, ping: PingOutcome) -> Self {
+        let Some(l) = self.legs.first_mut() else {
+            return self;
+        };
+        let (predicted, delivered) = match &l.predicted.end {
+            End::Dropped { notice, .. } => (*notice, false),
+            End::Delivered { .. } => (None, true),
+        };
+        let told =
+            |n: Option<Notice>| n.map_or_else(|| "nothing".to_string(), |n| format!("`{n}`"));
+        let parted = match (predicted, ping.notice) {
+            (Some(want), Some(got)) if want == got => {
+                let sep = if l.verdict.ends_with('.') { " " } else { ". " };
+                let _ = write!(l.verdict, "{sep}ping was told just that: `{got}`.");
+                None
+            }
+            (Some(_), _) | (None, Some(_)) => Some(format!(
+                "the tables predict ping to be told {}, but it was told {}{}",
+                told(predicted),
+                told(ping.notice),
+                if ping.answered {
+                    " and got an answer"
+                } else {
+                    ""
+                }
+            )),
+            (None, None) if !delivered && ping.answered => {
+                Some("the tables say the request dies, yet ping got an answer".to_string())
+            }
+            (None, None) => None,
+        };
+        if let Some(why) = parted {
+            l.diverges_at.get_or_insert(l.predicted.steps.len());
+            l.verdict = format!(
+                "{why}: an MTU or path MTU the walk did not see. {}",
+                l.verdict
+            );
+            if self.culprit.is_none() {
+                self.culprit = Some(Culprit {
+                    node: self.probe.from.clone(),
+                    object: "path MTU".into(),
+                    entry: told(ping.notice),
+                });
+            }
+            self.summary = format!("prediction and probe part: {why}");
+        }
+        self.ping = Some(ping);
+        self
+    }
+
     /// Attaches the kernel's drop reasons recorded during the probe to the leg that dies.
     #[must_use]
     pub fn with_drops(mut self, drops: Result<Vec<super::drops::KernelDrop>, String>) -> Self {
         match drops {
             Ok(d) => {
-                let shown: Vec<String> = d
-                    .iter()
-                    .filter(|x| x.reason != "NOT_SPECIFIED")
-                    .map(|x| format!("{} in {} ×{}", x.reason, x.location, x.count))
-                    .collect();
+                let shown: Vec<String> = d.iter().filter_map(super::drops::telling).collect();
                 if let Some(l) = self
                     .legs
                     .iter_mut()
@@ -94,11 +148,17 @@ fn hops(j: &Journey) -> Vec<String> {
         .collect()
 }
 
+/// The first predicted step the packet was not seen at, and how far into the sightings
+/// the steps before it reach. A step seen earlier than the tracer placed it still counts:
+/// sightings are put in path order by topology, which two devices of one namespace (a
+/// VXLAN decapsulating, the bridge routing on) do not always settle.
 fn align(steps: &[Step], seen: &[String]) -> (Option<usize>, usize) {
     let mut pos = 0;
     for (i, s) in steps.iter().enumerate() {
-        match seen[pos..].iter().position(|h| *h == key(s)) {
-            Some(k) => pos += k + 1,
+        let k = key(s);
+        match seen[pos..].iter().position(|h| *h == k) {
+            Some(n) => pos += n + 1,
+            None if seen[..pos].contains(&k) => {}
             None => return (Some(i), pos),
         }
     }
@@ -246,6 +306,7 @@ pub fn compare(
         summary,
         kernel_drops: None,
         kernel_drops_unavailable: None,
+        ping: None,
     }
 }
 
@@ -254,9 +315,16 @@ pub fn compare(
 pub fn explanation_text(e: &Explanation) -> String {
     let mut s = String::new();
     let port = e.probe.port.map(|p| format!(":{p}")).unwrap_or_default();
+    let size = e.probe.size.map_or_else(String::new, |n| {
+        format!(
+            ", {n} bytes of data ({} with headers), DF {}",
+            e.probe.ip_len(),
+            if e.probe.df { "set" } else { "clear" }
+        )
+    });
     let _ = writeln!(
         s,
-        "explain: lab {}: {} {}{port} from {}",
+        "explain: lab {}: {} {}{port} from {}{size}",
         e.lab,
         e.probe.proto.name(),
         e.probe.to,
@@ -286,6 +354,7 @@ pub fn explanation_text(e: &Explanation) -> String {
                 iface,
                 reason,
                 culprit,
+                notice,
             } => {
                 let at = iface.as_ref().map(|i| format!(":{i}")).unwrap_or_default();
                 let _ = writeln!(s, "       ✗ dropped in {node}{at}: {reason}");
@@ -294,6 +363,9 @@ pub fn explanation_text(e: &Explanation) -> String {
                     "         entry: {} ({} in {})",
                     culprit.entry, culprit.object, culprit.node
                 );
+                if let Some(n) = notice {
+                    let _ = writeln!(s, "         the sender is told: {n}");
+                }
             }
         }
         for n in &l.predicted.notes {
@@ -301,9 +373,54 @@ pub fn explanation_text(e: &Explanation) -> String {
         }
         let _ = writeln!(s, "  {}", l.verdict);
     }
+    if let Some(p) = &e.ping {
+        let _ = writeln!(s, "\nping said:");
+        for line in &p.lines {
+            let _ = writeln!(s, "  {line}");
+        }
+        if p.lines.is_empty() {
+            let _ = writeln!(s, "  nothing about the packet (no reply, no error)");
+        }
+    }
     let _ = writeln!(s, "\n{}", e.summary);
     if let Some(why) = &e.kernel_drops_unavailable {
         let _ = writeln!(s, "(kernel drop reasons unavailable: {why})");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Dir;
+
+    fn step(node: &str, iface: &str, dir: Dir) -> Step {
+        Step {
+            node: node.into(),
+            iface: iface.into(),
+            dir,
+            why: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_sighting_placed_early_still_counts_and_a_missing_one_is_where_paths_part() {
+        let steps = [
+            step("n2", "eth0", Dir::In),
+            step("n2", "flannel.1", Dir::In),
+            step("n2", "cni0", Dir::Out),
+            step("n2/pod", "eth0", Dir::In),
+        ];
+        let seen: Vec<String> = [
+            "n2:eth0 in",
+            "n2:cni0 out",
+            "n2:flannel.1 in",
+            "n2/pod:eth0 in",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(align(&steps, &seen), (None, 4));
+        assert_eq!(align(&steps, &seen[..3]), (Some(3), 3));
+        assert_eq!(align(&steps, &seen[..2]), (Some(1), 1));
+    }
 }

@@ -84,6 +84,24 @@ impl DropWatch {
     }
 }
 
+/// A drop as a verdict shows it, if it says something about the path: a specific
+/// reason, or a place that names the cause (the receiving end of a veth, which gives no
+/// reason for a frame too big or a peer down). A socket's queue purged when `ping` exits
+/// is no drop on the path, nor a frame for another host a promiscuous port handed up.
+pub fn telling(d: &KernelDrop) -> Option<String> {
+    let place = match (d.reason.as_str(), d.location.as_str()) {
+        ("NOT_SPECIFIED", l) if l.starts_with("__dev_forward_skb") => {
+            " (the receiving end of a veth: a frame bigger than its MTU, or the end down)"
+        }
+        ("NOT_SPECIFIED" | "QUEUE_PURGE" | "OTHERHOST", _) => return None,
+        _ => "",
+    };
+    Some(format!(
+        "{} in {}{place} ×{}",
+        d.reason, d.location, d.count
+    ))
+}
+
 fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     let rest = &line[line.find(key)? + key.len()..];
     Some(rest.split_whitespace().next().unwrap_or(""))

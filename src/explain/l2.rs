@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use super::sim::{Encap, Pkt, Sim, culprit, drop_at, same_mac};
-use super::{End, arp};
+use super::{End, arp, ovs};
 use crate::capture::Dir;
 use crate::doctor::VxlanDest;
 use crate::model::Proto;
@@ -14,6 +14,12 @@ impl Sim<'_> {
     /// A frame for `mac` leaves `node` by `iface`.
     pub(super) fn l2_out(&mut self, node: &str, iface: &str, mac: &str, p: Pkt) -> End {
         let snap = self.snap;
+        if let Some(br) = ovs::port(snap, node, iface)
+            .filter(|i| i.kind == "internal")
+            .map(|i| i.bridge.clone())
+        {
+            return self.ovs_switch(node, &br, iface, None, mac, p);
+        }
         let Some(link) = snap.node(node).and_then(|s| s.link(iface)) else {
             return drop_at(
                 node,
@@ -53,6 +59,9 @@ impl Sim<'_> {
                         culprit(pn, pi, format!("ip -n {} link show {pi}: DOWN", pst.netns)),
                     );
                 }
+                if let Some(end) = self.l2_mtu(pn, pi, &p, "the receiving end of the veth pair") {
+                    return end;
+                }
                 self.step(pn, pi, Dir::In, format!("veth peer of {node}:{iface}"));
                 self.l2_in(pn, pi, mac, p)
             }
@@ -61,6 +70,9 @@ impl Sim<'_> {
 
     /// A frame for `mac` arrives at `node` on `iface`.
     pub(super) fn l2_in(&mut self, node: &str, iface: &str, mac: &str, p: Pkt) -> End {
+        if ovs::port(self.snap, node, iface).is_some() {
+            return self.ovs_in(node, iface, mac, p);
+        }
         let Some(link) = self.snap.node(node).and_then(|s| s.link(iface)) else {
             return drop_at(
                 node,
@@ -88,7 +100,7 @@ impl Sim<'_> {
     }
 
     /// Whether a frame for `mac` sent out of `node:iface` can reach it.
-    fn reaches(&self, node: &str, iface: &str, mac: &str, depth: u8) -> bool {
+    pub(super) fn reaches(&self, node: &str, iface: &str, mac: &str, depth: u8) -> bool {
         let Some(st) = self.snap.node(node) else {
             return false;
         };
@@ -111,6 +123,19 @@ impl Sim<'_> {
                 let Some(pl) = pst.link(pi) else { return false };
                 if same_mac(&pl.mac, mac) {
                     return true;
+                }
+                if let (Some(i), Some(o)) = (ovs::port(self.snap, pn, pi), pst.ovs.as_ref()) {
+                    return depth > 0
+                        && o.interfaces
+                            .iter()
+                            .filter(|x| x.bridge == i.bridge && x.name != *pi)
+                            .any(|x| match x.kind.as_str() {
+                                "internal" => {
+                                    pst.link(&x.name).is_some_and(|l| same_mac(&l.mac, mac))
+                                }
+                                "" => self.reaches(pn, &x.name, mac, depth - 1),
+                                _ => false,
+                            });
                 }
                 let Some(br) = &pl.master else { return false };
                 depth > 0
@@ -221,6 +246,9 @@ impl Sim<'_> {
                 ),
             );
         }
+        if let Some(end) = self.l2_mtu(node, &port, &p, &format!("bridge {br}")) {
+            return end;
+        }
         self.step(node, &port, Dir::Out, why);
         self.l2_out(node, &port, mac, p)
     }
@@ -308,6 +336,10 @@ impl Sim<'_> {
                 culprit(node, v, format!("destination {d}")),
             );
         };
+        let len = match self.encap_mtu(node, v, &socket, target, &p) {
+            Ok(len) => len,
+            Err(end) => return *end,
+        };
         self.notes.push(format!(
             "{why} {d}: VXLAN VNI {} to UDP port {} of {target}",
             info.vni, info.dstport
@@ -326,6 +358,8 @@ impl Sim<'_> {
             dport: Some(info.dstport),
             ipvs: false,
             reply: p.reply,
+            len,
+            df: false,
             encap: Some(Box::new(Encap {
                 vni: info.vni,
                 port: info.dstport,

@@ -12,7 +12,9 @@ mod arp;
 mod compare;
 pub mod drops;
 mod l2;
+mod mtu;
 mod nat;
+mod ovs;
 mod sim;
 
 use std::net::Ipv4Addr;
@@ -20,6 +22,7 @@ use std::net::Ipv4Addr;
 use serde::Serialize;
 
 pub use compare::{Explanation, LegReport, compare, explanation_text};
+pub use mtu::{Notice, PingOutcome, parse_ping};
 
 use crate::capture::Dir;
 use crate::doctor::Snapshot;
@@ -36,6 +39,22 @@ pub struct Probe {
     pub proto: Proto,
     /// Destination port (TCP, UDP).
     pub port: Option<u16>,
+    /// ICMP payload bytes, as `ping -s` (default 56).
+    pub size: Option<u32>,
+    /// Don't-fragment bit set (`ping -M do`); clear otherwise (`ping -M dont`).
+    pub df: bool,
+}
+
+impl Probe {
+    /// The request's IPv4 total length: ICMP and UDP headers are both 8 bytes.
+    pub fn ip_len(&self) -> u32 {
+        let payload = match self.proto {
+            Proto::Icmp => self.size.unwrap_or(56),
+            Proto::Udp => 13,
+            _ => 20,
+        };
+        28 + payload
+    }
 }
 
 /// One predicted sighting of the packet, as the tracer would capture it.
@@ -74,6 +93,9 @@ pub enum End {
         reason: String,
         /// The table entry responsible (or the one missing), and where it is.
         culprit: Culprit,
+        /// What the sender is told, if anything (a packet too big).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        notice: Option<Notice>,
     },
 }
 

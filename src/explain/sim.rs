@@ -26,6 +26,10 @@ pub(super) struct Pkt {
     pub reply: bool,
     /// The frame inside, for an outer VXLAN packet.
     pub encap: Option<Box<Encap>>,
+    /// IPv4 total length of the biggest piece on the wire (a fragment, once cut).
+    pub len: u32,
+    /// Don't-fragment bit.
+    pub df: bool,
 }
 
 /// What a VXLAN packet carries.
@@ -53,6 +57,7 @@ pub(super) fn drop_at(node: &str, iface: Option<&str>, reason: String, culprit: 
         iface: iface.map(str::to_string),
         reason,
         culprit,
+        notice: None,
     }
 }
 
@@ -131,6 +136,8 @@ impl<'a> Sim<'a> {
             ipvs: false,
             reply: false,
             encap: None,
+            len: probe.ip_len(),
+            df: probe.df,
         };
         let end = self.route(&probe.from, None, pkt);
         self.finish(end)
@@ -146,6 +153,9 @@ impl<'a> Sim<'a> {
             ipvs: false,
             reply: true,
             encap: None,
+            // An echo reply is as long as the request, and Linux sends it with DF clear.
+            len: probe.ip_len(),
+            df: false,
         };
         let end = self.route(node, None, pkt);
         self.finish(end)
@@ -204,6 +214,9 @@ impl<'a> Sim<'a> {
                     reason,
                     culprit(node, "lo", format!("ip -n {} link show lo: DOWN", st.netns)),
                 );
+            }
+            if p.encap.is_some() && st.ovs.is_some() {
+                return self.ovs_in(node, iif.unwrap_or_default(), "", p);
             }
             if let Some(e) = p.encap.take() {
                 return self.decap(node, iif, *e);
@@ -317,6 +330,9 @@ impl<'a> Sim<'a> {
             } else if let Some(why) = nat::snat_missing(self.lab, st, &p) {
                 self.notes.push(format!("{node}: {why}"));
             }
+        }
+        if let Some(end) = self.egress(node, iif, &dev, &mut p) {
+            return end;
         }
         let shown = match (route_dst(rt), rt.via) {
             (Some(d), _) if d.prefix_len() == 0 => "default".to_string(),

@@ -11,11 +11,12 @@ use rtnetlink::packet_route::neighbour::{
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage};
 use rtnetlink::{Handle, LinkUnspec, RouteMessageBuilder};
 
-use super::{FaultError, Undo, kernel_err, nat, nl_err, vxlan};
+use super::{FaultError, Undo, kernel_err, nat, nl_err, ovs, process, vxlan};
 use crate::kernel::{Kernel, Netlink};
-use crate::model::{Fault, FaultAction, IfRef, Lab, Mac};
+use crate::model::{Fault, FaultAction, IfRef, Lab, Mac, Program};
 use crate::netns;
 use crate::observe::dump;
+use crate::plan::Op;
 
 /// One change planting makes, with the command that does the same.
 pub(super) enum Change {
@@ -40,6 +41,21 @@ pub(super) enum Change {
         state: Box<vxlan::VxlanState>,
     },
     DelNat(Box<nat::SavedRule>, u64),
+    StopProcess {
+        netns: String,
+        argv: Vec<String>,
+    },
+    StartProcess {
+        netns: String,
+        argv: Vec<String>,
+        ready: Option<String>,
+    },
+    OvsSet {
+        db: String,
+        interface: String,
+        column: String,
+        value: String,
+    },
 }
 
 impl Change {
@@ -60,6 +76,18 @@ impl Change {
                 c
             }
             Self::DelNat(s, h) => nat::delete_command(s, *h),
+            Self::StopProcess { netns, argv } => process::stop_command(netns, argv),
+            Self::StartProcess { netns, argv, .. } => Op::Spawn {
+                netns: netns.clone(),
+                program: Program::Command(argv.clone()),
+            }
+            .command(),
+            Self::OvsSet {
+                db,
+                interface,
+                column,
+                value,
+            } => ovs::set_command(db, interface, column, Some(value)),
         }
     }
 }
@@ -137,20 +165,29 @@ pub(super) fn del_message(m: &NeighbourMessage) -> NeighbourMessage {
     d
 }
 
+/// The FDB entries of `dev` for `mac`, or towards `to`, and how to put them back.
 async fn fdb_changes(
     h: &Handle,
     netns: &str,
     dev: &IfRef,
-    mac: Mac,
+    mac: Option<Mac>,
+    to: Option<IpAddr>,
 ) -> Result<(Vec<Change>, Vec<Undo>), FaultError> {
     let idx = index(h, netns, &dev.name).await?;
     let (mut changes, mut undo) = (Vec::new(), Vec::new());
     for m in neighbours(h, AddressFamily::Bridge).await? {
-        if m.header.ifindex != idx || lladdr(&m).as_deref() != Some(&mac.0[..]) {
+        let dst = neigh_dst(&m);
+        let Some(ll) = lladdr(&m).and_then(|b| <[u8; 6]>::try_from(b).ok()) else {
+            continue;
+        };
+        if m.header.ifindex != idx
+            || mac.is_some_and(|x| x.0 != ll)
+            || to.is_some_and(|t| dst != Some(t))
+        {
             continue;
         }
+        let mac = Mac(ll);
         let self_ = m.header.flags.contains(NeighbourFlags::Own);
-        let dst = neigh_dst(&m);
         let where_ = if self_ { "self" } else { "master" };
         let dst_txt = dst.map(|d| format!(" dst {d}")).unwrap_or_default();
         let cmd = format!(
@@ -283,8 +320,8 @@ pub(super) async fn prepare(
         .map_err(kernel_err(format!("open {netns}")))?;
     let (mut changes, mut undo) = (Vec::new(), Vec::new());
     match &fault.action {
-        FaultAction::RemoveFdb { dev, mac } => {
-            (changes, undo) = fdb_changes(&h, &netns, dev, *mac).await?;
+        FaultAction::RemoveFdb { dev, mac, dst } => {
+            (changes, undo) = fdb_changes(&h, &netns, dev, *mac, *dst).await?;
         }
         FaultAction::RemoveNeigh { dev, to } => {
             (changes, undo) = neigh_changes(&h, &netns, dev, *to).await?;
@@ -356,7 +393,14 @@ pub(super) async fn prepare(
         }
         FaultAction::Vxlan { dev, vni, dstport } => {
             let t = dump(&h).await.map_err(nl_err("dump tables"))?;
-            if let Some(old) = vxlan::read(lab, &dev.node, &dev.name, &t) {
+            if let Some(mut old) = vxlan::read(lab, &dev.node, &dev.name, &t) {
+                let agent = lab.agent_of(dev);
+                if agent.is_some() {
+                    // The agent programs the device's entries again when it starts.
+                    old.neighbours.clear();
+                    old.fdb.clear();
+                    old.routes.clear();
+                }
                 let mut new = old.clone();
                 new.vni = vni.unwrap_or(old.vni);
                 new.dstport = dstport.unwrap_or(old.dstport);
@@ -372,12 +416,79 @@ pub(super) async fn prepare(
                     });
                     undo.push(Undo::Vxlan(Box::new(old)));
                 }
+                if let (Some(a), false) = (agent, changes.is_empty()) {
+                    // An agent goes on using the device it found at start: restart it
+                    // around the change, both ways, so it uses the new one.
+                    let argv = process::command_line(lab, a.process);
+                    let ready = process::ready_marker(&argv);
+                    changes.insert(
+                        0,
+                        Change::StopProcess {
+                            netns: netns.clone(),
+                            argv: argv.clone(),
+                        },
+                    );
+                    changes.push(Change::StartProcess {
+                        netns: netns.clone(),
+                        argv: argv.clone(),
+                        ready: ready.clone(),
+                    });
+                    undo.insert(
+                        0,
+                        Undo::StartProcess {
+                            netns: netns.clone(),
+                            argv: argv.clone(),
+                            ready,
+                        },
+                    );
+                    undo.push(Undo::StopProcess {
+                        netns: netns.clone(),
+                        argv,
+                    });
+                }
             }
         }
         FaultAction::RemoveNat { index, .. } => {
             if let Some((c, u)) = nat_change(lab, *index, &netns)? {
                 changes.push(c);
                 undo.push(u);
+            }
+        }
+        FaultAction::StopProcess { index, .. } => {
+            let argv = process::command_line(lab, *index);
+            if !process::running(&netns, &argv).is_empty() {
+                undo.push(Undo::StartProcess {
+                    netns: netns.clone(),
+                    ready: process::ready_marker(&argv),
+                    argv: argv.clone(),
+                });
+                changes.push(Change::StopProcess { netns, argv });
+            }
+        }
+        FaultAction::OvsSet {
+            node,
+            interface,
+            column,
+            value,
+        } => {
+            let db = lab
+                .ovs_host(node)
+                .map(|o| o.db(&lab.name))
+                .unwrap_or_default();
+            let old = ovs::get(&db, interface, column)?;
+            if old.as_deref().map(|v| v.trim_matches('"')) != Some(value.trim_matches('"')) {
+                undo.push(Undo::OvsSet {
+                    db: db.clone(),
+                    interface: interface.clone(),
+                    column: column.clone(),
+                    value: old,
+                });
+                changes.push(Change::OvsSet {
+                    db,
+                    interface: interface.clone(),
+                    column: column.clone(),
+                    value: value.clone(),
+                });
             }
         }
     }
@@ -418,6 +529,18 @@ pub(super) async fn apply(change: &Change, nl: &mut Netlink) -> Result<(), Fault
             }
         }
         Change::DelNat(saved, handle) => nat::delete(saved, *handle)?,
+        Change::StopProcess { netns, argv } => {
+            process::stop(netns, argv);
+        }
+        Change::StartProcess { netns, argv, ready } => {
+            process::start(nl, netns, argv, ready.as_deref()).await?;
+        }
+        Change::OvsSet {
+            db,
+            interface,
+            column,
+            value,
+        } => ovs::set(db, interface, column, Some(value))?,
     }
     Ok(())
 }

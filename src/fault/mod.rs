@@ -9,12 +9,15 @@
 mod change;
 pub mod exercise;
 pub mod nat;
+pub mod ovs;
+pub mod process;
 pub mod record;
 pub mod vxlan;
 
 use std::io;
 
 use rtnetlink::packet_route::AddressFamily;
+use rtnetlink::packet_route::neighbour::NeighbourState;
 
 pub use record::{Record, Undo};
 
@@ -76,6 +79,24 @@ pub enum FaultError {
     /// Changing a NAT rule failed.
     #[error("{0}")]
     Nat(#[from] NatError),
+    /// A process started again did not get ready.
+    #[error("{command}: {why}{}", log.as_ref().map(|l| format!(" (its log: {l})")).unwrap_or_default())]
+    NotReady {
+        /// How it was started.
+        command: String,
+        /// What went wrong.
+        why: String,
+        /// Its log file, if it has one.
+        log: Option<String>,
+    },
+    /// `ovs-vsctl` failed.
+    #[error("{command}: {why}")]
+    Ovs {
+        /// The command.
+        command: String,
+        /// What it said.
+        why: String,
+    },
     /// Reading or writing the record failed.
     #[error("fault record: {0}")]
     Record(#[from] io::Error),
@@ -182,6 +203,41 @@ async fn put_back(u: &Undo, nl: &mut Netlink) -> Result<(), FaultError> {
     match u {
         Undo::Mtu { netns, dev, mtu } => set_mtu(nl, netns, dev, *mtu).await,
         Undo::NatRule(r) => Ok(r.restore()?),
+        Undo::AddNeigh {
+            netns,
+            dev,
+            to,
+            lladdr,
+        } => {
+            // Replaced, not added: the node may have tried to resolve the address
+            // meanwhile, leaving an INCOMPLETE or FAILED entry in the way.
+            let h = nl.handle(netns).map_err(kernel_err("open namespace"))?;
+            let i = index(&h, netns, dev).await?;
+            let mac: crate::model::Mac = lladdr.parse().unwrap_or(crate::model::Mac([0; 6]));
+            let cmd =
+                format!("ip -n {netns} neigh replace {to} lladdr {lladdr} dev {dev} nud permanent");
+            h.neighbours()
+                .add(i, *to)
+                .link_layer_address(&mac.0)
+                .state(NeighbourState::Permanent)
+                .replace()
+                .execute()
+                .await
+                .map_err(nl_err(&cmd))
+        }
+        Undo::StartProcess { netns, argv, ready } => {
+            process::start(nl, netns, argv, ready.as_deref()).await
+        }
+        Undo::StopProcess { netns, argv } => {
+            process::stop(netns, argv);
+            Ok(())
+        }
+        Undo::OvsSet {
+            db,
+            interface,
+            column,
+            value,
+        } => ovs::set(db, interface, column, value.as_deref()),
         Undo::Vxlan(state) => {
             let h = nl
                 .handle(&state.netns)

@@ -30,7 +30,7 @@ pub enum Undo {
         /// `self` rather than `master`.
         self_: bool,
     },
-    /// `ip neigh add TO lladdr LLADDR dev DEV nud permanent`
+    /// `ip neigh replace TO lladdr LLADDR dev DEV nud permanent`
     AddNeigh {
         /// Namespace.
         netns: String,
@@ -83,6 +83,33 @@ pub enum Undo {
     Vxlan(Box<super::vxlan::VxlanState>),
     /// Put a NAT rule back at its place in its chain.
     NatRule(Box<super::nat::SavedRule>),
+    /// Start a process again, as `up` started it, and wait until it is ready.
+    StartProcess {
+        /// Namespace.
+        netns: String,
+        /// Its command line (`vxlab` for vxlab's own programs).
+        argv: Vec<String>,
+        /// What it logs once ready, if it says.
+        ready: Option<String>,
+    },
+    /// Stop a process (one restarted around a change to the device it manages).
+    StopProcess {
+        /// Namespace.
+        netns: String,
+        /// Its command line.
+        argv: Vec<String>,
+    },
+    /// `ovs-vsctl set Interface IFACE COLUMN=VALUE` (or remove the key it did not have).
+    OvsSet {
+        /// `--db` of the host's Open vSwitch.
+        db: String,
+        /// Interface.
+        interface: String,
+        /// Column, or `COLUMN:KEY`.
+        column: String,
+        /// The value before the fault, as `ovs-vsctl get` printed it; `None`: no such key.
+        value: Option<String>,
+    },
 }
 
 fn mac(s: &str) -> Mac {
@@ -133,7 +160,14 @@ impl Undo {
                 metric,
             }],
             Self::Vxlan(v) => v.ops(),
-            Self::Mtu { .. } | Self::NatRule(_) => Vec::new(),
+            Self::StartProcess { netns, argv, .. } => vec![Op::Spawn {
+                netns,
+                program: crate::model::Program::Command(argv),
+            }],
+            Self::Mtu { .. }
+            | Self::NatRule(_)
+            | Self::StopProcess { .. }
+            | Self::OvsSet { .. } => Vec::new(),
         }
     }
 
@@ -144,6 +178,26 @@ impl Undo {
                 vec![format!("ip -n {netns} link set {dev} mtu {mtu}")]
             }
             Self::NatRule(r) => vec![r.restore_command()],
+            Self::AddNeigh {
+                netns,
+                dev,
+                to,
+                lladdr,
+            } => vec![format!(
+                "ip -n {netns} neigh replace {to} lladdr {lladdr} dev {dev} nud permanent"
+            )],
+            Self::StopProcess { netns, argv } => vec![super::process::stop_command(netns, argv)],
+            Self::OvsSet {
+                db,
+                interface,
+                column,
+                value,
+            } => vec![super::ovs::set_command(
+                db,
+                interface,
+                column,
+                value.as_deref(),
+            )],
             Self::Vxlan(v) => {
                 let mut c = vec![format!("ip -n {} link del {}", v.netns, v.name)];
                 c.extend(self.ops().iter().map(Op::command));
@@ -239,7 +293,7 @@ mod tests {
         assert_eq!(
             u.commands(),
             vec![
-                "ip -n vx.l.hostA.sandbox_2 neigh add 10.0.0.14 lladdr 02:00:00:00:00:0e dev vxlan0 nud permanent"
+                "ip -n vx.l.hostA.sandbox_2 neigh replace 10.0.0.14 lladdr 02:00:00:00:00:0e dev vxlan0 nud permanent"
             ]
         );
         let m = Undo::Mtu {

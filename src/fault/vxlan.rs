@@ -106,7 +106,10 @@ pub fn read(lab: &Lab, node: &str, name: &str, tables: &Tables) -> Option<VxlanS
         local: info.local,
         remote,
         group,
-        dev: model.and_then(|m| m.underlay_dev.clone()),
+        dev: model.and_then(|m| m.underlay_dev.clone()).or_else(|| {
+            lab.agent_of(&crate::model::IfRef::new(node, name))
+                .map(|a| a.iface)
+        }),
         proxy: info.proxy,
         learning: info.learning,
         addresses: tables

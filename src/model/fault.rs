@@ -60,12 +60,14 @@ impl fmt::Display for Check {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum FaultAction {
-    /// Delete every FDB entry of `mac` on `dev` (`bridge fdb del`).
+    /// Delete every FDB entry of `mac`, or towards `dst`, on `dev` (`bridge fdb del`).
     RemoveFdb {
         /// Device.
         dev: IfRef,
         /// MAC.
-        mac: Mac,
+        mac: Option<Mac>,
+        /// Remote VTEP.
+        dst: Option<IpAddr>,
     },
     /// Delete the neighbour entry of `to` on `dev` (`ip neigh del`).
     RemoveNeigh {
@@ -119,6 +121,26 @@ pub enum FaultAction {
         /// Index of the rule in [`super::Lab::nat`].
         index: usize,
     },
+    /// Stop one of the lab's processes.
+    StopProcess {
+        /// Node.
+        node: String,
+        /// Index of the process in [`super::Lab::processes`].
+        index: usize,
+        /// What it runs, as the scenario says it (`http 80`, or the command line).
+        program: String,
+    },
+    /// Change a column of an Open vSwitch interface (`ovs-vsctl set Interface`).
+    OvsSet {
+        /// Node running the Open vSwitch.
+        node: String,
+        /// Interface.
+        interface: String,
+        /// Column, or `COLUMN:KEY`.
+        column: String,
+        /// Broken value.
+        value: String,
+    },
 }
 
 impl FaultAction {
@@ -132,7 +154,9 @@ impl FaultAction {
             | Self::Vxlan { dev, .. } => &dev.node,
             Self::Sysctl { node, .. }
             | Self::RemoveRoute { node, .. }
-            | Self::RemoveNat { node, .. } => node,
+            | Self::RemoveNat { node, .. }
+            | Self::StopProcess { node, .. }
+            | Self::OvsSet { node, .. } => node,
         }
     }
 }
@@ -142,7 +166,13 @@ impl fmt::Display for FaultAction {
     /// `remove the neighbour entry of 10.0.0.14 on hostA/sandbox_2:vxlan0`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::RemoveFdb { dev, mac } => write!(f, "remove the FDB entries of {mac} on {dev}"),
+            Self::RemoveFdb {
+                dev, mac: Some(m), ..
+            } => write!(f, "remove the FDB entries of {m} on {dev}"),
+            Self::RemoveFdb { dev, dst, .. } => {
+                let to = dst.map(|d| d.to_string()).unwrap_or_default();
+                write!(f, "remove the FDB entries towards {to} on {dev}")
+            }
             Self::RemoveNeigh { dev, to } => {
                 write!(f, "remove the neighbour (ARP) entry of {to} on {dev}")
             }
@@ -170,6 +200,16 @@ impl fmt::Display for FaultAction {
             Self::RemoveNat { node, index } => {
                 write!(f, "remove NAT rule #{} of the lab, in {node}", index + 1)
             }
+            Self::StopProcess { node, program, .. } => write!(f, "stop `{program}` in {node}"),
+            Self::OvsSet {
+                node,
+                interface,
+                column,
+                value,
+            } => write!(
+                f,
+                "set {column}={value} on Open vSwitch interface {interface} of {node}"
+            ),
         }
     }
 }

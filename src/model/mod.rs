@@ -6,6 +6,7 @@
 
 mod balance;
 mod fault;
+mod managed;
 mod names;
 mod nat;
 mod validate;
@@ -17,6 +18,7 @@ use serde::Serialize;
 
 pub use balance::{Forward, IpvsReal, IpvsService, KubeProxy, SCHEDULERS, Service};
 pub use fault::{Check, Exercise, Fault, FaultAction};
+pub use managed::{Agent, OvsHost};
 pub use names::{IfRef, Mac, netns_name, netns_prefix};
 pub use nat::{AddrMatch, Hook, IfMatch, NatKind, NatRule, NatTo, Proto};
 

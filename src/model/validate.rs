@@ -2,6 +2,7 @@
 //! collected (not just the first), each anchored to the text that caused it.
 
 mod balance;
+mod exercise;
 mod fault;
 mod nat;
 

@@ -41,16 +41,28 @@ pub struct Fault {
     /// `remove_nat = { node, rule }`: delete the node's `rule`-th `[[nat]]` rule.
     #[serde(default)]
     pub remove_nat: Option<Spanned<FaultNat>>,
+    /// `stop_process = { node, process }`: stop the node's `process`-th `[[process]]`.
+    #[serde(default)]
+    pub stop_process: Option<Spanned<FaultProcess>>,
+    /// `ovs_set = { node, interface, column, value }`: change a column of an Open vSwitch
+    /// interface.
+    #[serde(default)]
+    pub ovs_set: Option<Spanned<FaultOvsSet>>,
 }
 
-/// `remove_fdb = { dev = "NODE:IFNAME", mac = "MAC" | "@NODE:IFNAME" }`.
+/// `remove_fdb = { dev = "NODE:IFNAME", mac = "MAC" | "@NODE:IFNAME" }`, or
+/// `{ dev, dst = "IP" }` for the entries towards a remote VTEP.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultFdb {
     /// The device whose FDB loses the entry.
     pub dev: Text,
     /// A MAC, or `@NODE:IFNAME` for that interface's MAC.
-    pub mac: Text,
+    #[serde(default)]
+    pub mac: Option<Text>,
+    /// The remote VTEP the entries send to (for MACs known only at run time).
+    #[serde(default)]
+    pub dst: Option<Text>,
 }
 
 /// `remove_neigh = { dev = "NODE:IFNAME", to = "IP" }`.
@@ -125,6 +137,30 @@ pub struct FaultNat {
     pub node: Text,
     /// Which of the node's `[[nat]]` rules, counting from 1 in file order.
     pub rule: Spanned<i64>,
+}
+
+/// `stop_process = { node = "NODE", process = N }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultProcess {
+    /// The node.
+    pub node: Text,
+    /// Which of the node's `[[process]]`es, counting from 1 in file order.
+    pub process: Spanned<i64>,
+}
+
+/// `ovs_set = { node = "HOST", interface = "vxlan1", column = "options:key", value = "200" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultOvsSet {
+    /// The host whose Open vSwitch (a `vxlab ovs-host` process) is changed.
+    pub node: Text,
+    /// An interface that process creates.
+    pub interface: Text,
+    /// A column, or `COLUMN:KEY` of a map column.
+    pub column: Text,
+    /// The broken value, as `ovs-vsctl set` takes it.
+    pub value: Text,
 }
 
 /// `[[exercise]]`: a fault to plant, the task as a student reads it, hints, and the

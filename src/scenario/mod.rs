@@ -10,8 +10,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use fault::{
-    Exercise, ExerciseCheck, Fault, FaultDev, FaultFdb, FaultMtu, FaultNat, FaultNeigh, FaultRoute,
-    FaultSysctl, FaultVxlan,
+    Exercise, ExerciseCheck, Fault, FaultDev, FaultFdb, FaultMtu, FaultNat, FaultNeigh,
+    FaultOvsSet, FaultProcess, FaultRoute, FaultSysctl, FaultVxlan,
 };
 
 use crate::diag::Diagnostic;

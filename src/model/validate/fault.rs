@@ -6,12 +6,11 @@ use toml::Spanned;
 
 use super::{Checker, IfKind};
 use crate::model::names::check_word;
-use crate::model::{Check, Exercise, Fault, FaultAction, IfRef, Lab};
+use crate::model::{Fault, FaultAction, IfRef, Lab, Program};
 use crate::scenario::{self, Scenario, Text};
 
 /// The action keys of a `[[fault]]`, for messages.
-const ACTIONS: &str =
-    "remove_fdb, remove_neigh, sysctl, link_down, remove_route, mtu, vxlan, remove_nat";
+const ACTIONS: &str = "remove_fdb, remove_neigh, sysctl, link_down, remove_route, mtu, vxlan, remove_nat, stop_process, ovs_set";
 
 impl Checker {
     pub(super) fn faults(&mut self, s: &Scenario, lab: &mut Lab) {
@@ -57,6 +56,8 @@ impl Checker {
             f.mtu.as_ref().map(Spanned::span),
             f.vxlan.as_ref().map(Spanned::span),
             f.remove_nat.as_ref().map(Spanned::span),
+            f.stop_process.as_ref().map(Spanned::span),
+            f.ovs_set.as_ref().map(Spanned::span),
         ]
         .into_iter()
         .flatten()
@@ -81,14 +82,11 @@ impl Checker {
             }
         }
         if let Some(x) = &f.remove_fdb {
-            let x = x.get_ref();
-            let (dev, _) = self.existing(&x.dev)?;
-            let mac = self.mac_value(&x.mac)?;
-            return Some(FaultAction::RemoveFdb { dev, mac });
+            return self.fault_fdb(x, lab);
         }
         if let Some(x) = &f.remove_neigh {
             let x = x.get_ref();
-            let (dev, to) = (self.existing(&x.dev), self.ip(&x.to));
+            let (dev, to) = (self.existing_or_made(&x.dev, lab), self.ip(&x.to));
             return Some(FaultAction::RemoveNeigh {
                 dev: dev?.0,
                 to: to?,
@@ -98,7 +96,7 @@ impl Checker {
             return self.fault_sysctl(x.get_ref());
         }
         if let Some(x) = &f.link_down {
-            let dev = self.existing_or_lo(&x.get_ref().dev)?;
+            let dev = self.existing_or_lo(&x.get_ref().dev, lab)?;
             return Some(FaultAction::LinkDown { dev });
         }
         if let Some(x) = &f.remove_route {
@@ -106,7 +104,7 @@ impl Checker {
         }
         if let Some(x) = &f.mtu {
             let x = x.get_ref();
-            let dev = self.existing_or_lo(&x.dev);
+            let dev = self.existing_or_lo(&x.dev, lab);
             let mtu = *x.mtu.get_ref();
             if !(68..=65535).contains(&mtu) {
                 self.err(x.mtu.span(), format!("MTU {mtu} is outside 68..=65535"));
@@ -115,16 +113,144 @@ impl Checker {
             return Some(FaultAction::Mtu { dev: dev?, mtu });
         }
         if let Some(x) = &f.vxlan {
-            return self.fault_vxlan(x.get_ref());
+            return self.fault_vxlan(x.get_ref(), lab);
         }
         if let Some(x) = &f.remove_nat {
             return self.fault_nat(x.get_ref(), lab);
         }
+        if let Some(x) = &f.stop_process {
+            return self.fault_process(x.get_ref(), lab);
+        }
+        if let Some(x) = &f.ovs_set {
+            return self.fault_ovs(x.get_ref(), lab);
+        }
         None
     }
 
-    /// An existing interface, or `lo` of an existing node.
-    fn existing_or_lo(&mut self, t: &Text) -> Option<IfRef> {
+    /// An existing interface, or the VTEP a `vxlab agent` of its node makes at run time.
+    fn existing_or_made(&mut self, t: &Text, lab: &Lab) -> Option<(IfRef, IfKind)> {
+        if let Some((node, name)) = t.get_ref().rsplit_once(':') {
+            let r = IfRef::new(node, name);
+            if lab.agent_of(&r).is_some() {
+                return Some((r, IfKind::Vxlan));
+            }
+        }
+        self.existing(t)
+    }
+
+    fn fault_fdb(&mut self, x: &Spanned<scenario::FaultFdb>, lab: &Lab) -> Option<FaultAction> {
+        let span = x.span();
+        let x = x.get_ref();
+        let dev = self.existing_or_made(&x.dev, lab).map(|(d, _)| d);
+        let (mac, dst) = match (&x.mac, &x.dst) {
+            (Some(m), None) => (Some(self.mac_value(m)?), None),
+            (None, Some(d)) => (None, Some(self.ip(d)?)),
+            _ => {
+                self.err_help(
+                    span,
+                    "remove_fdb names the entries by `mac` or by `dst`, not both or neither",
+                    "e.g. remove_fdb = { dev = \"node1:flannel.1\", dst = \"10.211.55.13\" }",
+                );
+                return None;
+            }
+        };
+        Some(FaultAction::RemoveFdb {
+            dev: dev?,
+            mac,
+            dst,
+        })
+    }
+
+    fn fault_process(&mut self, x: &scenario::FaultProcess, lab: &Lab) -> Option<FaultAction> {
+        let node = self.node_ref(&x.node)?;
+        let mine = lab.processes_of(&node);
+        let n = *x.process.get_ref();
+        let index = usize::try_from(n)
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| mine.get(i))
+            .map(|(i, _)| *i);
+        let Some(index) = index else {
+            self.err_help(
+                x.process.span(),
+                format!("`{node}` has no [[process]] #{n}"),
+                format!("it has {} (counted from 1, in file order)", mine.len()),
+            );
+            return None;
+        };
+        if !lab.processes[index].serves() {
+            self.err_help(
+                x.process.span(),
+                format!("process #{n} of `{node}` is not a server that keeps running"),
+                "stop_process stops a server: an `http` process, `vxlab agent` or etcd",
+            );
+            return None;
+        }
+        let program = match &lab.processes[index].program {
+            Program::Http { port, .. } => format!("http {port}"),
+            Program::Command(argv) => argv.join(" "),
+        };
+        Some(FaultAction::StopProcess {
+            node,
+            index,
+            program,
+        })
+    }
+
+    fn fault_ovs(&mut self, x: &scenario::FaultOvsSet, lab: &Lab) -> Option<FaultAction> {
+        let node = self.node_ref(&x.node)?;
+        let Some(host) = lab.ovs_host(&node) else {
+            self.err_help(
+                x.node.span(),
+                format!("`{node}` runs no Open vSwitch"),
+                "ovs_set changes the Open vSwitch a `vxlab ovs-host` process of the node starts",
+            );
+            return None;
+        };
+        let interface = x.interface.get_ref();
+        if !host.has_interface(interface) {
+            let mut known: Vec<&str> = host.bridges.iter().map(String::as_str).collect();
+            known.extend(host.ports.iter().map(|(_, p)| p.as_str()));
+            self.err_help(
+                x.interface.span(),
+                format!("the Open vSwitch of `{node}` has no interface `{interface}`"),
+                format!("its interfaces: {}", known.join(", ")),
+            );
+            return None;
+        }
+        let column = x.column.get_ref();
+        let word = |w: &str| {
+            !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        };
+        let valid = match column.split_once(':') {
+            Some((c, k)) => word(c) && word(k),
+            None => word(column),
+        };
+        if !valid {
+            self.err_help(
+                x.column.span(),
+                format!("`{column}` is not an Open vSwitch column"),
+                "write COLUMN or COLUMN:KEY, e.g. options:remote_ip",
+            );
+            return None;
+        }
+        let value = x.value.get_ref();
+        if value.is_empty() || value.contains(['\n', '\0']) {
+            self.err(x.value.span(), "the value must be one non-empty line");
+            return None;
+        }
+        Some(FaultAction::OvsSet {
+            node,
+            interface: interface.clone(),
+            column: column.clone(),
+            value: value.clone(),
+        })
+    }
+
+    /// An existing interface, `lo` of an existing node, or a VTEP an agent makes.
+    fn existing_or_lo(&mut self, t: &Text, lab: &Lab) -> Option<IfRef> {
         if let Some(node) = t.get_ref().strip_suffix(":lo") {
             let node_t = Spanned::new(
                 t.span().start..t.span().start + node.len(),
@@ -132,7 +258,7 @@ impl Checker {
             );
             return self.node_ref(&node_t).map(|n| IfRef::new(n, "lo"));
         }
-        self.existing(t).map(|(r, _)| r)
+        self.existing_or_made(t, lab).map(|(r, _)| r)
     }
 
     fn fault_sysctl(&mut self, x: &scenario::FaultSysctl) -> Option<FaultAction> {
@@ -175,8 +301,8 @@ impl Checker {
         Some(FaultAction::RemoveRoute { node, to })
     }
 
-    fn fault_vxlan(&mut self, x: &scenario::FaultVxlan) -> Option<FaultAction> {
-        let (dev, kind) = self.existing(&x.dev)?;
+    fn fault_vxlan(&mut self, x: &scenario::FaultVxlan, lab: &Lab) -> Option<FaultAction> {
+        let (dev, kind) = self.existing_or_made(&x.dev, lab)?;
         if kind != IfKind::Vxlan {
             self.err(
                 x.dev.span(),
@@ -235,78 +361,5 @@ impl Checker {
             node,
             index: index?,
         })
-    }
-
-    pub(super) fn exercises(&mut self, s: &Scenario, lab: &mut Lab) {
-        let mut names = std::collections::HashSet::new();
-        for x in &s.exercises {
-            let name = x.name.get_ref();
-            if let Err(why) = check_word(name, 32) {
-                self.err(
-                    x.name.span(),
-                    format!("`{name}` is not a valid exercise name: {why}"),
-                );
-                continue;
-            }
-            if !names.insert(name.clone()) {
-                self.err(
-                    x.name.span(),
-                    format!("exercise `{name}` is declared twice"),
-                );
-                continue;
-            }
-            let fault = x.fault.get_ref();
-            if !lab.faults.iter().any(|f| &f.name == fault) {
-                let known: Vec<&str> = lab.faults.iter().map(|f| f.name.as_str()).collect();
-                self.err_help(
-                    x.fault.span(),
-                    format!("there is no fault `{fault}`"),
-                    format!(
-                        "declared faults: {}",
-                        if known.is_empty() {
-                            "none".into()
-                        } else {
-                            known.join(", ")
-                        }
-                    ),
-                );
-                continue;
-            }
-            if x.task.get_ref().trim().is_empty() {
-                self.err(x.task.span(), "an exercise needs a task");
-                continue;
-            }
-            let c = x.check.get_ref();
-            let Some(from) = self.node_ref(&c.from) else {
-                continue;
-            };
-            let check = match (&c.ping, &c.tcp) {
-                (Some(t), None) => self.ip(t).map(Check::Ping),
-                (None, Some(t)) => match t.get_ref().parse::<std::net::SocketAddr>() {
-                    Ok(a) if a.port() != 0 => Some(Check::Tcp(a)),
-                    _ => {
-                        self.err(t.span(), format!("`{}` is not an IP:PORT", t.get_ref()));
-                        None
-                    }
-                },
-                _ => {
-                    self.err_help(
-                        x.check.span(),
-                        "a check needs exactly one of `ping` and `tcp`",
-                        "e.g. check = { from = \"hostA/container\", ping = \"10.0.0.14\" }",
-                    );
-                    None
-                }
-            };
-            let Some(check) = check else { continue };
-            lab.exercises.push(Exercise {
-                name: name.clone(),
-                fault: fault.clone(),
-                task: x.task.get_ref().trim().to_string(),
-                hints: x.hints.clone(),
-                from,
-                check,
-            });
-        }
     }
 }

@@ -5,6 +5,8 @@
 //! entries for its ports' MACs, a VXLAN's default destination, default sysctls), not
 //! every detail: learned entries, IPv6 link-local addresses and timers are left out.
 
+mod made;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -235,19 +237,46 @@ fn node_state(lab: &Lab, node: &crate::model::Node) -> NodeState {
 pub fn expected(lab: &Lab) -> Snapshot {
     let mut s = Snapshot::wiring_of(lab);
     s.nodes = lab.nodes.iter().map(|n| node_state(lab, n)).collect();
+    made::add(lab, &mut s);
     s
+}
+
+/// `snap` once the agent of lab process `index` stopped and its lease expired: the other
+/// agents forget its subnet.
+fn agent_gone(snap: &mut Snapshot, lab: &Lab, index: usize) {
+    let Some(gone) = lab.agents().into_iter().find(|a| a.process == index) else {
+        return;
+    };
+    let Some(subnet) = gone.subnet else { return };
+    let mac = snap
+        .node(&gone.node)
+        .and_then(|n| n.link(&gone.vtep))
+        .map(|l| l.mac.clone());
+    let gw = IpAddr::V4(subnet.network());
+    for n in snap.nodes.iter_mut().filter(|n| n.node != gone.node) {
+        n.routes.retain(|r| r.to != subnet.to_string());
+        n.neighbours.retain(|x| x.to != gw);
+        n.fdb.retain(|f| Some(&f.mac) != mac.as_ref());
+    }
 }
 
 /// `snap` with `fault` of `lab` planted, as the kernel would show it.
 pub fn plant(snap: &Snapshot, lab: &Lab, fault: &Fault) -> Snapshot {
     let mut s = snap.clone();
+    if let FaultAction::StopProcess { index, .. } = &fault.action {
+        agent_gone(&mut s, lab, *index);
+    }
     let Some(n) = s.nodes.iter_mut().find(|n| n.node == fault.action.node()) else {
         return s;
     };
     match &fault.action {
-        FaultAction::RemoveFdb { dev, mac } => {
-            let mac = mac.to_string();
-            n.fdb.retain(|f| !(f.dev == dev.name && f.mac == mac));
+        FaultAction::RemoveFdb { dev, mac, dst } => {
+            let mac = mac.map(|m| m.to_string());
+            n.fdb.retain(|f| {
+                !(f.dev == dev.name
+                    && mac.as_ref().is_none_or(|m| *m == f.mac)
+                    && dst.is_none_or(|d| f.dst == Some(d)))
+            });
         }
         FaultAction::RemoveNeigh { dev, to } => {
             n.neighbours.retain(|x| !(x.dev == dev.name && x.to == *to));
@@ -288,6 +317,26 @@ pub fn plant(snap: &Snapshot, lab: &Lab, fault: &Fault) -> Snapshot {
                 v.dstport = dstport.unwrap_or(v.dstport);
             }
         }
+        FaultAction::StopProcess { index, .. } => {
+            let argv = crate::fault::process::command_line(lab, *index);
+            n.processes
+                .retain(|p| !crate::fault::process::same_command(&p.argv, &argv));
+        }
+        FaultAction::OvsSet {
+            interface,
+            column,
+            value,
+            ..
+        } => {
+            if let (Some(i), Some((_, key))) = (
+                n.ovs
+                    .as_mut()
+                    .and_then(|o| o.interfaces.iter_mut().find(|i| &i.name == interface)),
+                column.split_once(':'),
+            ) {
+                i.options.insert(key.to_string(), value.clone());
+            }
+        }
         FaultAction::RemoveNat { index, .. } => {
             if let Some(i) = lab
                 .nat
@@ -306,6 +355,12 @@ pub fn plant(snap: &Snapshot, lab: &Lab, fault: &Fault) -> Snapshot {
 pub fn cause_rule(lab: &Lab, fault: &Fault) -> &'static str {
     match &fault.action {
         FaultAction::RemoveFdb { .. } => "fdb-missing",
+        FaultAction::RemoveNeigh { dev, .. }
+            if lab.agent_of(dev).is_some()
+                || lab.vxlans.iter().any(|v| v.dev == *dev && !v.proxy) =>
+        {
+            "vtep-arp-missing"
+        }
         FaultAction::RemoveNeigh { .. } => "proxy-arp-missing",
         FaultAction::Sysctl { key, .. } if key == "net.ipv4.ip_forward" => "ip-forward-off",
         FaultAction::Sysctl { key, .. } if key.contains("rp_filter") => "rp-filter",
@@ -328,6 +383,8 @@ pub fn cause_rule(lab: &Lab, fault: &Fault) -> &'static str {
             "ipvs-conntrack"
         }
         FaultAction::RemoveNat { .. } => "nat-missing",
+        FaultAction::StopProcess { .. } => "process-down",
+        FaultAction::OvsSet { .. } => "ovs-tunnel",
     }
 }
 
