@@ -45,6 +45,20 @@ fn hops(j: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The request's hops from container A to container B.
+const ACROSS: [&str; 10] = [
+    "hostA/container:veth105 out",
+    "hostA/sandbox_2:veth104 in",
+    "hostA/sandbox_2:vxlan0 out",
+    "hostA:eth0 out",
+    "underlay:hostA in",
+    "underlay:hostB out",
+    "hostB:eth0 in",
+    "hostB/sandbox_2:vxlan0 in",
+    "hostB/sandbox_2:veth104 out",
+    "hostB/container:veth105 in",
+];
+
 #[test]
 fn ping_journey_crosses_the_overlay_and_back() {
     require_root!();
@@ -60,19 +74,7 @@ fn ping_journey_crosses_the_overlay_and_back() {
         .iter()
         .find(|j| j["summary"].as_str().unwrap().contains("echo reply"))
         .expect("reply");
-    let want = [
-        "hostA/container:veth105 out",
-        "hostA/sandbox_2:veth104 in",
-        "hostA/sandbox_2:vxlan0 out",
-        "hostA:eth0 out",
-        "underlay:hostA in",
-        "underlay:hostB out",
-        "hostB:eth0 in",
-        "hostB/sandbox_2:vxlan0 in",
-        "hostB/sandbox_2:veth104 out",
-        "hostB/container:veth105 in",
-    ];
-    assert_eq!(hops(request), want);
+    assert_eq!(hops(request), ACROSS);
     let encap = &request["hops"][3];
     assert_eq!(encap["encap"]["vni"], 100);
     assert_eq!(encap["encap"]["outer_dst"], "192.168.228.149");
@@ -98,6 +100,23 @@ fn ping_journey_crosses_the_overlay_and_back() {
         hops(reply).last().map(String::as_str),
         Some("hostA/container:veth105 in")
     );
+}
+
+/// A packet longer than the capture's snap length is cut at a different point of its
+/// payload once 50 bytes of VXLAN headers are in front: its hops must still be one journey.
+#[test]
+fn a_big_ping_is_followed_across_the_overlay() {
+    require_root!();
+    let lab = TestLab::up_file("docker-overlay.toml");
+    let v = trace(&lab, &["--ping", "10.0.0.14", "--size", "1400", "--df"]);
+    let request = v["journeys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["summary"].as_str().unwrap().contains("echo request"))
+        .expect("request");
+    assert_eq!(hops(request), ACROSS);
+    assert_eq!(request["delivered"], true);
 }
 
 #[test]

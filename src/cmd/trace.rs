@@ -40,6 +40,13 @@ pub struct TraceArgs {
     /// Number of probes (pings or datagrams).
     #[arg(long, default_value_t = 1)]
     count: u32,
+    /// Ping payload size in bytes (`ping -s`), to follow big packets, e.g. against a
+    /// VXLAN device's MTU.
+    #[arg(long, value_name = "BYTES", requires = "ping")]
+    size: Option<u32>,
+    /// With --size: set don't-fragment (`ping -M do`); without it fragmenting is allowed.
+    #[arg(long, requires = "size")]
+    df: bool,
     /// Show every journey captured, not only the probe's.
     #[arg(long)]
     all: bool,
@@ -105,14 +112,7 @@ pub(super) fn observe(
     let points = rt
         .block_on(lab_points(&lab.name))
         .context("cannot list the lab's interfaces")?;
-    // A big probe is followed whole: a packet's identity across hops includes a hash of
-    // its payload as captured, and a VXLAN hop carries 50 more bytes of headers.
-    let mut options = Options::default();
-    if let Some((size, _)) = spec.size {
-        options.snaplen = options
-            .snaplen
-            .max(i32::try_from(size).unwrap_or(i32::MAX).saturating_add(256));
-    }
+    let options = Options::default();
     let capture = Capture::start(points, &options);
     if !quiet {
         eprintln!(
@@ -166,7 +166,7 @@ pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
         tcp: a.tcp,
         udp: a.udp,
         count: a.count,
-        size: None,
+        size: a.size.map(|size| (size, a.df)),
     };
     let Observed {
         points,

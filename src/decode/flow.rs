@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 use super::ip::IpProto;
+use super::ipv6::IPV6_FIXED_LEN;
 use super::packet::{IpRef, Layer, Packet};
 use super::transport::TcpFlags;
 
@@ -98,7 +99,7 @@ impl TransportKey {
 /// | ICMP echo id                   | yes              | yes                  | **no** (NAT rewrites it like a port) |
 /// | TCP seq, ack, flags            | yes              | yes                  | yes (unless a middlebox randomizes ISNs) |
 /// | TCP / UDP ports                | yes              | yes                  | **no**             |
-/// | payload length and hash        | yes              | yes                  | yes (unless an ALG rewrites payload) |
+/// | IP payload length, payload hash | yes             | yes                  | yes (unless an ALG rewrites payload) |
 /// | TTL / hop limit, checksums     | **no**           | —                    | **no**             |
 ///
 /// TTL and checksums are therefore not part of the key. Use `==` on [`FlowKey`] to match a
@@ -118,11 +119,17 @@ pub struct FlowKey {
     pub flow_label: Option<u32>,
     /// Transport-level identity.
     pub transport: TransportKey,
-    /// Length of the undecoded payload after the transport header (or after IP).
+    /// Length of the IP payload (transport header included) as the IP header declares it:
+    /// the same at every hop, however much of each sighting was captured.
     pub payload_len: usize,
-    /// [`payload_hash`] of that payload.
+    /// [`payload_hash`] of the first [`HASHED_PAYLOAD`] bytes after the transport header
+    /// (or after IP): a capture cut short by its snap length still has them, even with 50
+    /// bytes of VXLAN headers in front.
     pub payload_hash: u64,
 }
+
+/// How many payload bytes [`FlowKey::payload_hash`] covers.
+pub const HASHED_PAYLOAD: usize = 64;
 
 impl FlowKey {
     /// True if `self` and `other` are the same packet, allowing for NAT: compares everything
@@ -204,6 +211,12 @@ impl Packet<'_> {
             _ => None,
         });
         let payload = payload.unwrap_or_default();
+        let payload_len = match ip {
+            IpRef::V4(h) => usize::from(h.total_len).saturating_sub(usize::from(h.header_len)),
+            IpRef::V6(h) => {
+                usize::from(h.payload_len).saturating_sub(h.header_len - IPV6_FIXED_LEN)
+            }
+        };
         Some(FlowKey {
             protocol: ip.protocol(),
             src: ip.src(),
@@ -211,8 +224,8 @@ impl Packet<'_> {
             ip_id,
             flow_label,
             transport,
-            payload_len: payload.len(),
-            payload_hash: payload_hash(payload),
+            payload_len,
+            payload_hash: payload_hash(&payload[..payload.len().min(HASHED_PAYLOAD)]),
         })
     }
 }

@@ -144,7 +144,35 @@ fn vxlan_with_inner_icmp() {
         "encapsulation keeps the inner key"
     );
     assert_eq!(key.src, std::net::IpAddr::from(A));
-    assert_eq!(key.payload_len, 12);
+    assert_eq!(
+        key.payload_len,
+        8 + 12,
+        "ICMP header and payload, as IP declares them"
+    );
+}
+
+#[test]
+fn a_big_packet_cut_by_the_snap_length_keeps_its_key_through_encapsulation() {
+    let data: Vec<u8> = (0..1000u16).map(|i| (i % 251) as u8).collect();
+    let plain = icmp_echo_frame(A, B, true, 7, 1, &data);
+    let tunnelled = vxlan_frame(HOST_A, HOST_B, (51234, 4789), 100, &plain);
+    let snap = 512;
+    let keys: Vec<FlowKey> = [&plain[..snap], &tunnelled[..snap], &plain[..]]
+        .iter()
+        .map(|f| decode(f, &opts()).inner_key().expect("an IP packet"))
+        .collect();
+    assert_eq!(
+        keys[0], keys[1],
+        "cut at 512 bytes, with and without 50 bytes of VXLAN"
+    );
+    assert_eq!(keys[0], keys[2], "cut or whole");
+    assert_eq!(keys[0].payload_len, 8 + 1000);
+    let other = icmp_echo_frame(A, B, true, 7, 1, &data[1..]);
+    assert_ne!(
+        decode(&other[..snap], &opts()).inner_key(),
+        Some(keys[0]),
+        "a different length is a different packet"
+    );
 }
 
 #[test]
