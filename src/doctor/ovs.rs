@@ -52,15 +52,6 @@ fn key_text(v: &OvsInterface) -> String {
         .map_or_else(|| "no key (VNI 0)".to_string(), |k| format!("key={k}"))
 }
 
-fn options_text(v: &OvsInterface) -> String {
-    let kv: Vec<String> = v.options.iter().map(|(k, x)| format!("{k}={x}")).collect();
-    format!(
-        "ovs-vsctl get Interface {} options: {{{}}}",
-        v.name,
-        kv.join(", ")
-    )
-}
-
 /// A VXLAN port of the OVS of node `n`.
 struct Tunnel<'a> {
     n: &'a NodeState,
@@ -170,7 +161,7 @@ fn remote_nobody(snap: &Snapshot, t: &Tunnel<'_>, others: &[Tunnel<'_>], r: &mut
                 t.v.name, t.n.node
             ),
         )
-        .evidence(options_text(t.v))
+        .evidence(t.v.options_text())
         .evidence(format!("no node of the lab owns {ip}"))
         .fix(set_command(&t.o.db, &t.v.name, "options:remote_ip", Some(&want))),
     );
@@ -218,8 +209,8 @@ fn key_mismatch(a: &Tunnel<'_>, b: &Tunnel<'_>, r: &mut Report) {
                 b.n.node
             ),
         )
-        .evidence(format!("{}: {}", a.n.node, options_text(a.v)))
-        .evidence(format!("{}: {}", b.n.node, options_text(b.v)))
+        .evidence(format!("{}: {}", a.n.node, a.v.options_text()))
+        .evidence(format!("{}: {}", b.n.node, b.v.options_text()))
         .fix(set_command(&bad.o.db, &bad.v.name, "options:key", Some(&want))),
     );
 }

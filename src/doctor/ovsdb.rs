@@ -33,6 +33,22 @@ pub struct OvsInterface {
     pub error: Option<String>,
 }
 
+impl OvsInterface {
+    /// Its options as `ovs-vsctl get Interface NAME options` shows them, for evidence.
+    pub fn options_text(&self) -> String {
+        let kv: Vec<String> = self
+            .options
+            .iter()
+            .map(|(k, x)| format!("{k}={x}"))
+            .collect();
+        format!(
+            "ovs-vsctl get Interface {} options: {{{}}}",
+            self.name,
+            kv.join(", ")
+        )
+    }
+}
+
 /// What a flow does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

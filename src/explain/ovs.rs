@@ -53,15 +53,6 @@ pub(super) fn udp_port(v: &OvsInterface) -> u16 {
         .unwrap_or(VXLAN_PORT)
 }
 
-fn options_text(v: &OvsInterface) -> String {
-    let kv: Vec<String> = v.options.iter().map(|(k, x)| format!("{k}={x}")).collect();
-    format!(
-        "ovs-vsctl get Interface {} options: {{{}}}",
-        v.name,
-        kv.join(", ")
-    )
-}
-
 /// The VXLAN port of `node`'s OVS that takes a packet from `src` with `vni` on UDP
 /// `udp`; or why none does, and the port to blame.
 pub(super) fn tunnel_in<'a>(
@@ -105,7 +96,7 @@ pub(super) fn tunnel_in<'a>(
             format!(
                 "the VXLAN packet from {src} reaches {node}, but no VXLAN port of its Open vSwitch has remote_ip {src}: OVS drops it"
             ),
-            culprit(node, &first.name, options_text(first)),
+            culprit(node, &first.name, first.options_text()),
         ));
     };
     let takes = match v.options.get("key").map(String::as_str) {
@@ -122,7 +113,7 @@ pub(super) fn tunnel_in<'a>(
                 v.name,
                 v.options.get("key").map_or("0", String::as_str)
             ),
-            culprit(node, &v.name, options_text(v)),
+            culprit(node, &v.name, v.options_text()),
         ))
     }
 }
@@ -412,7 +403,7 @@ impl Sim<'_> {
                 node,
                 Some(&v.name),
                 format!("{} in {node} has no remote_ip the walk can follow", v.name),
-                culprit(node, &v.name, options_text(v)),
+                culprit(node, &v.name, v.options_text()),
             );
         };
         let vni = vni_out(v, tun);
@@ -511,7 +502,7 @@ impl Sim<'_> {
                     "{tunnel} in {node} sends to {}, but {nh} cannot be resolved: {why}",
                     p.dst
                 ),
-                culprit(node, tunnel, options_text(v)),
+                culprit(node, tunnel, v.options_text()),
             ),
         }
     }
