@@ -58,3 +58,68 @@ impl FromStr for OvsDatapath {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::model::{Lab, Program};
+
+    const LAB: &str = r#"
+[lab]
+name = "o"
+[[host]]
+name = "h"
+[[process]]
+node = "h"
+command = ["vxlab", "ovs-host", "--dir", "{state}/ovs", "--datapath", "{ovs_datapath}"]
+"#;
+
+    #[test]
+    fn a_lab_runs_ovs_when_a_command_takes_the_datapath() {
+        let lab = Lab::from_source(LAB).unwrap();
+        assert!(lab.uses_ovs());
+        assert_eq!(
+            lab.ovs_datapath,
+            OvsDatapath::System,
+            "the write-ups' default"
+        );
+        let no_ovs = LAB.replace("{ovs_datapath}", "netdev");
+        assert!(!Lab::from_source(&no_ovs).unwrap().uses_ovs());
+        for (name, text) in crate::labs::BUILTIN {
+            let lab = Lab::from_source(text).unwrap();
+            assert_eq!(lab.uses_ovs(), *name == "ovs-vxlan", "{name}");
+        }
+    }
+
+    #[test]
+    fn the_command_gets_the_chosen_datapath() {
+        let lab = Lab::from_source(LAB)
+            .unwrap()
+            .with_ovs_datapath(OvsDatapath::Netdev);
+        let run = lab.processes[0]
+            .program
+            .for_lab(&lab, Path::new("/run/vxlab/o"));
+        let want = [
+            "vxlab",
+            "ovs-host",
+            "--dir",
+            "/run/vxlab/o/ovs",
+            "--datapath",
+            "netdev",
+        ];
+        assert_eq!(
+            run,
+            Program::Command(want.iter().map(ToString::to_string).collect())
+        );
+    }
+
+    #[test]
+    fn datapaths_parse_and_print_as_ovs_writes_them() {
+        for d in [OvsDatapath::System, OvsDatapath::Netdev] {
+            assert_eq!(d.to_string().parse::<OvsDatapath>(), Ok(d));
+        }
+        assert!("dpdk".parse::<OvsDatapath>().is_err());
+    }
+}
