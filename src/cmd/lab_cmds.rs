@@ -229,7 +229,7 @@ pub(crate) fn ovs_statement(datapath: OvsDatapath) -> String {
     let why = match datapath {
         OvsDatapath::System => "module openvswitch",
         OvsDatapath::Netdev if vxlab::ovs::kernel_has_datapath() => "chosen with --ovs-datapath",
-        OvsDatapath::Netdev => "this kernel has no openvswitch module",
+        OvsDatapath::Netdev => "module openvswitch is not loaded",
     };
     format!("{} (datapath_type={datapath}; {why})", datapath.describe())
 }
