@@ -18,6 +18,7 @@ pub mod model;
 pub mod nat;
 pub mod netns;
 pub mod observe;
+pub mod ovs;
 pub mod pcapfile;
 pub mod plan;
 pub mod process;

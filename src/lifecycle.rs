@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use nix::fcntl::{Flock, FlockArg};
 
 use crate::kernel::{Kernel, KernelError, Teardown};
-use crate::model::{Lab, netns_prefix};
+use crate::model::{Lab, OvsDatapath, netns_prefix};
 use crate::netns;
 use crate::plan::{Op, plan};
 
@@ -138,6 +138,44 @@ pub fn recorded_ipvs_emulated(name: &str) -> bool {
     state_dir(name).join(EMULATED_IPVS_FILE).exists()
 }
 
+/// File in a lab's record directory naming the datapath of its Open vSwitch bridges.
+pub const OVS_DATAPATH_FILE: &str = "ovs-datapath";
+
+/// The datapath lab `name`'s Open vSwitch bridges were built on, if it runs OVS.
+pub fn recorded_ovs_datapath(name: &str) -> Option<OvsDatapath> {
+    fs::read_to_string(state_dir(name).join(OVS_DATAPATH_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Checks that Open vSwitch is installed if the lab runs it, and that the kernel has the
+/// datapath its bridges are to use.
+fn preflight_ovs(lab: &Lab) -> Result<(), UpError> {
+    if !lab.uses_ovs() {
+        return Ok(());
+    }
+    if let Some(program) = crate::ovs::missing_program() {
+        return Err(UpError::Preflight(format!(
+            "lab `{}` runs Open vSwitch, and `{program}` is not installed (Debian package \
+             openvswitch-switch); nothing was changed",
+            lab.name
+        )));
+    }
+    if lab.ovs_datapath == OvsDatapath::System && !crate::ovs::kernel_has_datapath() {
+        return Err(UpError::Preflight(format!(
+            "this kernel has no Open vSwitch datapath: kernel module openvswitch is not loaded \
+             ({} does not exist; `modprobe openvswitch` where modules can be loaded), and lab \
+             `{}` puts its OVS bridges on the kernel datapath; bring it up with \
+             --ovs-datapath netdev to use OVS's userspace datapath instead; nothing was changed",
+            crate::ovs::MODULE_DIR,
+            lab.name
+        )));
+    }
+    Ok(())
+}
+
 /// Checks that the kernel has IPVS if the lab needs it, and that the programs NAT rules
 /// are applied with are installed.
 fn preflight_nat(lab: &Lab) -> Result<(), UpError> {
@@ -167,6 +205,7 @@ fn preflight_nat(lab: &Lab) -> Result<(), UpError> {
 /// Checks, without changing anything, that this machine can build `lab`.
 pub fn preflight(lab: &Lab) -> Result<(), UpError> {
     preflight_nat(lab)?;
+    preflight_ovs(lab)?;
     for s in &lab.sysctls {
         // An emulated lab does not write IPVS sysctls (see `vxlab script`).
         if lab.ipvs_emulated() && s.key.starts_with("net.ipv4.vs.") {
@@ -245,6 +284,11 @@ pub fn begin(lab: &Lab, source: &str) -> Result<Building, UpError> {
         let file = dir.join(EMULATED_IPVS_FILE);
         let text =
             "IPVS services of this lab are emulated with nftables (vxlab up --emulate-ipvs)\n";
+        fs::write(&file, text).map_err(|source| UpError::State { path: file, source })?;
+    }
+    if lab.uses_ovs() {
+        let file = dir.join(OVS_DATAPATH_FILE);
+        let text = format!("{}\n", lab.ovs_datapath);
         fs::write(&file, text).map_err(|source| UpError::State { path: file, source })?;
     }
     Ok(Building {

@@ -15,21 +15,6 @@ use common::{TestLab, runtime, unique_name};
 use vxlab::lifecycle;
 use vxlab::model::Lab;
 
-/// Returns from the test unless the kernel has IPVS; in the VM, a missing IPVS fails.
-macro_rules! require_ipvs {
-    () => {
-        require_root!();
-        if !vxlab::ipvs::kernel_has_ipvs() {
-            assert!(
-                std::env::var("VXLAB_IN_VM").as_deref() != Ok("1"),
-                "inside the VM the kernel must have IPVS (tests/vm/ipvs-tests loads ip_vs)"
-            );
-            eprintln!("skipped: this kernel has no IPVS (/proc/sys/net/ipv4/vs is missing); run tests/vm/ipvs-tests");
-            return;
-        }
-    };
-}
-
 fn text() -> String {
     std::fs::read_to_string(format!(
         "{}/labs/docker-overlay.toml",

@@ -22,7 +22,11 @@ fn a_failure_at_any_step_rolls_everything_back() {
     let before = root_snapshot();
     let mut total = 0;
     for (name, text) in vxlab::labs::BUILTIN {
-        let lab = common::ipvs_fallback(Lab::from_source(text).unwrap());
+        let lab = common::for_this_kernel(Lab::from_source(text).unwrap());
+        if let Err(e) = lifecycle::preflight(&lab) {
+            println!("{name}: skipped: {e}");
+            continue;
+        }
         let steps = plan(&lab).len();
         let lab = lab.renamed(&unique_name("fail"));
         for k in 1..=steps {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use vxlab::kernel::{FailAt, Netlink};
-use vxlab::model::{NodeKind, netns_name};
+use vxlab::model::{Lab, NodeKind, OvsDatapath, netns_name};
 use vxlab::plan::script::{down_script, up_script};
 use vxlab::plan::{Op, plan};
 use vxlab::{httpd, labs, lifecycle, netns};
@@ -36,6 +36,31 @@ pub struct UpArgs {
     /// IPVS (for kernels without `ip_vs`); `status` and `script` mark them emulated.
     #[arg(long)]
     emulate_ipvs: bool,
+    /// The datapath of the lab's Open vSwitch bridges, for labs that run OVS.
+    #[arg(long, value_enum, value_name = "DATAPATH", default_value_t = DatapathChoice::Auto)]
+    ovs_datapath: DatapathChoice,
+}
+
+/// Which datapath a lab's Open vSwitch bridges use (`--ovs-datapath`).
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum DatapathChoice {
+    /// The kernel's if module openvswitch is loaded, else OVS's userspace datapath.
+    Auto,
+    /// The kernel's: `datapath_type=system` (needs module openvswitch).
+    System,
+    /// OVS's userspace datapath, inside ovs-vswitchd: `datapath_type=netdev`.
+    Netdev,
+}
+
+impl DatapathChoice {
+    /// The datapath chosen, on this machine.
+    fn resolve(self) -> OvsDatapath {
+        match self {
+            Self::Auto => vxlab::ovs::preferred_datapath(),
+            Self::System => OvsDatapath::System,
+            Self::Netdev => OvsDatapath::Netdev,
+        }
+    }
 }
 
 /// `vxlab down LAB`
@@ -69,6 +94,10 @@ pub struct ScriptArgs {
     /// builds) instead of ipvsadm commands.
     #[arg(long)]
     emulate_ipvs: bool,
+    /// The datapath of the lab's Open vSwitch bridges (`auto`: what `up` would choose on
+    /// this machine).
+    #[arg(long, value_enum, value_name = "DATAPATH", default_value_t = DatapathChoice::System)]
+    ovs_datapath: DatapathChoice,
 }
 
 /// `vxlab serve-http`
@@ -168,6 +197,9 @@ pub fn up(a: &UpArgs) -> Result<ExitCode> {
             a.lab
         );
     }
+    if l.lab.uses_ovs() {
+        l.lab = l.lab.with_ovs_datapath(a.ovs_datapath.resolve());
+    }
     require_root("up")?;
     build(&l.lab, &l.text, a.quiet)?;
     if !a.quiet {
@@ -176,8 +208,35 @@ pub fn up(a: &UpArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `lab` as this kernel can build it, saying so: IPVS emulated if it needs IPVS and the
+/// kernel has none; its Open vSwitch on the kernel's datapath if there is one, else on
+/// the userspace datapath.
+pub(crate) fn for_this_kernel(lab: Lab) -> Lab {
+    let lab = emulate_ipvs_if_missing(lab);
+    if !lab.uses_ovs() {
+        return lab;
+    }
+    let lab = lab.with_ovs_datapath(vxlab::ovs::preferred_datapath());
+    eprintln!(
+        "vxlab: Open vSwitch of lab `{}`: {}",
+        lab.name,
+        ovs_statement(lab.ovs_datapath)
+    );
+    lab
+}
+
+/// What a lab's Open vSwitch runs on, and why, in one line.
+pub(crate) fn ovs_statement(datapath: OvsDatapath) -> String {
+    let why = match datapath {
+        OvsDatapath::System => "module openvswitch",
+        OvsDatapath::Netdev if vxlab::ovs::kernel_has_datapath() => "chosen with --ovs-datapath",
+        OvsDatapath::Netdev => "module openvswitch is not loaded",
+    };
+    format!("{} (datapath_type={datapath}; {why})", datapath.describe())
+}
+
 /// `lab` with IPVS emulated if it needs IPVS and this kernel has none, saying so.
-pub(crate) fn emulate_ipvs_if_missing(lab: vxlab::model::Lab) -> vxlab::model::Lab {
+pub(crate) fn emulate_ipvs_if_missing(lab: Lab) -> Lab {
     if lab.needs_kernel_ipvs()
         && let Some(why) = vxlab::ipvs::unavailable()
     {
@@ -191,7 +250,7 @@ pub(crate) fn emulate_ipvs_if_missing(lab: vxlab::model::Lab) -> vxlab::model::L
     lab
 }
 
-pub(super) fn build(lab: &vxlab::model::Lab, text: &str, quiet: bool) -> Result<()> {
+pub(super) fn build(lab: &Lab, text: &str, quiet: bool) -> Result<()> {
     let rt = runtime()?;
     let mut kernel = Netlink::new();
     kernel.log_dir = Some(lifecycle::state_dir(&lab.name));
@@ -237,7 +296,7 @@ pub(super) fn build(lab: &vxlab::model::Lab, text: &str, quiet: bool) -> Result<
     Ok(())
 }
 
-fn hints(lab: &vxlab::model::Lab) {
+fn hints(lab: &Lab) {
     let first = lab
         .nodes
         .iter()
@@ -245,6 +304,9 @@ fn hints(lab: &vxlab::model::Lab) {
         .or(lab.nodes.first());
     if lab.ipvs_emulated() {
         println!("IPVS:         EMULATED with nftables (no usable ip_vs here)");
+    }
+    if lab.uses_ovs() {
+        println!("Open vSwitch: {}", ovs_statement(lab.ovs_datapath));
     }
     let vxlab = invocation();
     println!("Look inside:  {vxlab} status {}", lab.name);
@@ -328,6 +390,9 @@ pub fn script(a: &ScriptArgs) -> Result<ExitCode> {
     let mut l = load(&a.lab)?;
     if a.emulate_ipvs {
         l.lab = l.lab.emulate_ipvs();
+    }
+    if l.lab.uses_ovs() {
+        l.lab = l.lab.with_ovs_datapath(a.ovs_datapath.resolve());
     }
     let text = if a.down {
         down_script(&l.lab)

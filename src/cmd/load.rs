@@ -73,6 +73,9 @@ pub fn running(name: &str) -> Result<Loaded> {
         if lifecycle::recorded_ipvs_emulated(name) {
             l.lab = l.lab.emulate_ipvs();
         }
+        if let Some(datapath) = lifecycle::recorded_ovs_datapath(name) {
+            l.lab = l.lab.with_ovs_datapath(datapath);
+        }
         return Ok(l);
     }
     load(name).with_context(|| format!("lab `{name}` has no record in {}", lifecycle::STATE_DIR))

@@ -9,10 +9,10 @@ use vxlab::conntrack::CtRow;
 use vxlab::ipvs::ServiceRow;
 use vxlab::kernel::connect;
 use vxlab::lifecycle;
-use vxlab::model::Lab;
+use vxlab::model::{Lab, OvsDatapath};
 use vxlab::observe::{Tables, dump};
 
-use super::lab_cmds::{node_of, runtime};
+use super::lab_cmds::{node_of, ovs_statement, runtime};
 
 /// `vxlab status [LAB] [--json]`
 #[derive(Args)]
@@ -45,6 +45,9 @@ struct LabStatus {
     name: String,
     /// Its IPVS services are emulated with nftables (`up --emulate-ipvs`).
     ipvs_emulated: bool,
+    /// The datapath of its Open vSwitch bridges, if it runs OVS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ovs_datapath: Option<OvsDatapath>,
     nodes: Vec<NodeStatus>,
 }
 
@@ -94,6 +97,10 @@ fn read_lab(name: &str) -> Result<LabStatus> {
     Ok(LabStatus {
         name: name.to_string(),
         ipvs_emulated: lab.as_ref().is_some_and(Lab::ipvs_emulated),
+        ovs_datapath: lab
+            .as_ref()
+            .filter(|l| l.uses_ovs())
+            .map(|l| l.ovs_datapath),
         nodes,
     })
 }
@@ -137,6 +144,9 @@ pub fn print_lab(name: &str, full: bool) -> Result<()> {
         return Ok(());
     }
     println!("lab {name}: {} namespaces", s.nodes.len());
+    if let Some(datapath) = s.ovs_datapath {
+        println!("  Open vSwitch: {}", ovs_statement(datapath));
+    }
     for n in &s.nodes {
         println!("\n  {}  ({})", n.node, n.netns);
         for l in &n.tables.links {

@@ -13,7 +13,7 @@ use vxlab::ui::live::{CaptureReport, Live, terminal_events};
 use vxlab::ui::{Build, Model, Phase, no_color_requested, run};
 use vxlab::{labs, lifecycle};
 
-use super::lab_cmds::{emulate_ipvs_if_missing, runtime};
+use super::lab_cmds::{for_this_kernel, runtime};
 use super::load::{lab_name, load, require_root, running};
 
 /// `vxlab ui [LAB] [--step] [--keep]`
@@ -89,7 +89,7 @@ pub fn ui(a: &UiArgs) -> Result<ExitCode> {
         (running(&name)?, Phase::Attached)
     } else {
         let mut l = load(&a.lab)?;
-        l.lab = emulate_ipvs_if_missing(l.lab);
+        l.lab = for_this_kernel(l.lab);
         let build = Build::of_lab(&l.lab, a.step);
         (l, Phase::Building(build))
     };

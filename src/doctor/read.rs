@@ -71,6 +71,25 @@ fn is_ipvs_match(e: &Value) -> bool {
         })
 }
 
+/// The kind (`snat`, `dnat`, `masquerade`) and address of a NAT statement. A rule that
+/// iptables-nft wrote with a match nftables has no native form for (`-m ipvs`) keeps its
+/// target in the kernel's `x_tables` form: JSON shows it as `{"xt": {"type": "target",
+/// "name": "SNAT"}}`, without the address.
+fn nat_statement(e: &Value) -> Option<(String, Option<String>)> {
+    let (k, v) = e.as_object()?.iter().next()?;
+    match k.as_str() {
+        "snat" | "dnat" | "masquerade" => Some((
+            k.clone(),
+            v.get("addr").and_then(Value::as_str).map(str::to_string),
+        )),
+        "xt" if v["type"] == "target" => {
+            let kind = v["name"].as_str()?.to_ascii_lowercase();
+            matches!(kind.as_str(), "snat" | "dnat" | "masquerade").then_some((kind, None))
+        }
+        _ => None,
+    }
+}
+
 /// NAT rules and the number of filter rules in a ruleset, as `nft -j list ruleset`
 /// prints it.
 pub fn parse_nft(ruleset: &Value) -> (Vec<NatRow>, usize) {
@@ -98,18 +117,14 @@ pub fn parse_nft(ruleset: &Value) -> (Vec<NatRow>, usize) {
         match types.get(&k).map(String::as_str) {
             Some("filter") => filter += 1,
             Some("nat") | None => {
-                let Some((kind, v)) = exprs.iter().find_map(|e| {
-                    let (k, v) = e.as_object()?.iter().next()?;
-                    matches!(k.as_str(), "snat" | "dnat" | "masquerade")
-                        .then(|| (k.clone(), v.clone()))
-                }) else {
+                let Some((kind, to)) = exprs.iter().find_map(nat_statement) else {
                     continue;
                 };
                 nat.push(NatRow {
                     table: k.1.clone(),
                     chain: k.2.clone(),
                     kind,
-                    to: v.get("addr").and_then(Value::as_str).map(str::to_string),
+                    to,
                     ipvs_only: exprs.iter().any(is_ipvs_match),
                 });
             }
@@ -251,5 +266,28 @@ mod tests {
         assert!(nat[0].ipvs_only && nat[1].ipvs_only && !nat[2].ipvs_only);
         assert_eq!(nat[0].to.as_deref(), Some("10.0.0.2"));
         assert_eq!(nat[2].kind, "masquerade");
+    }
+
+    /// `iptables -t nat -I POSTROUTING -d 10.0.0.0/24 -m ipvs --ipvs -j SNAT --to-source
+    /// 10.0.0.2` through iptables-nft, as `nft -j list ruleset` (1.0.6) prints it.
+    #[test]
+    fn an_iptables_nft_snat_behind_an_xt_match_is_a_nat_row() {
+        let v = json!({"nftables": [
+            {"chain": {"family": "ip", "table": "nat", "name": "POSTROUTING", "type": "nat"}},
+            {"rule": {"family": "ip", "table": "nat", "chain": "POSTROUTING", "expr": [
+                {"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "daddr"}},
+                           "right": {"prefix": {"addr": "10.0.0.0", "len": 24}}}},
+                {"xt": {"type": "match", "name": "ipvs"}},
+                {"counter": {"packets": 0, "bytes": 0}},
+                {"xt": {"type": "target", "name": "SNAT"}}]}},
+            {"rule": {"family": "ip", "table": "nat", "chain": "POSTROUTING", "expr": [
+                {"xt": {"type": "target", "name": "LOG"}}]}}
+        ]});
+        let (nat, _) = parse_nft(&v);
+        assert_eq!(nat.len(), 1);
+        assert_eq!(nat[0].kind, "snat");
+        assert!(nat[0].ipvs_only);
+        assert_eq!(nat[0].to, None);
+        assert_eq!(nat[0].chain, "POSTROUTING");
     }
 }

@@ -31,7 +31,7 @@ pub fn command_line(lab: &Lab, index: usize) -> Vec<String> {
     lab.processes.get(index).map_or_else(Vec::new, |p| {
         argv(
             &p.program
-                .for_lab(&lab.name, &crate::lifecycle::state_dir(&lab.name)),
+                .for_lab(lab, &crate::lifecycle::state_dir(&lab.name)),
         )
     })
 }

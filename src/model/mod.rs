@@ -9,6 +9,7 @@ mod fault;
 mod managed;
 mod names;
 mod nat;
+mod ovs;
 mod validate;
 
 use std::net::IpAddr;
@@ -21,6 +22,7 @@ pub use fault::{Check, Exercise, Fault, FaultAction};
 pub use managed::{Agent, OvsHost};
 pub use names::{IfRef, Mac, netns_name, netns_prefix};
 pub use nat::{AddrMatch, Hook, IfMatch, NatKind, NatRule, NatTo, Proto};
+pub use ovs::{OVS_DATAPATH_PLACEHOLDER, OvsDatapath};
 
 use crate::diag::Diagnostic;
 use crate::scenario::{self, Scenario};
@@ -68,6 +70,8 @@ pub struct Lab {
     pub faults: Vec<Fault>,
     /// Exercises built on them (`[[exercise]]`), in order.
     pub exercises: Vec<Exercise>,
+    /// The datapath of its Open vSwitch bridges, if it runs OVS (see [`Lab::uses_ovs`]).
+    pub ovs_datapath: OvsDatapath,
 }
 
 /// What a namespace stands for.
@@ -254,21 +258,31 @@ pub enum Program {
 }
 
 impl Program {
-    /// The program as lab `lab` (record directory `state`) runs it: in a command's
-    /// arguments, `{lab}` becomes the lab's name and `{state}` its record directory (e.g.
-    /// an etcd `--data-dir {state}/etcd`, removed by `down`).
+    /// The program as `lab` (record directory `state`) runs it: in a command's arguments,
+    /// `{lab}` becomes the lab's name, `{state}` its record directory (e.g. an etcd
+    /// `--data-dir {state}/etcd`, removed by `down`) and `{ovs_datapath}` the datapath of
+    /// its Open vSwitch bridges (`system` or `netdev`).
     #[must_use]
-    pub fn for_lab(&self, lab: &str, state: &std::path::Path) -> Self {
+    pub fn for_lab(&self, lab: &Lab, state: &std::path::Path) -> Self {
         match self {
             Self::Command(argv) => Self::Command(
                 argv.iter()
                     .map(|a| {
-                        a.replace("{lab}", lab)
+                        a.replace("{lab}", &lab.name)
                             .replace("{state}", &state.to_string_lossy())
+                            .replace(OVS_DATAPATH_PLACEHOLDER, lab.ovs_datapath.as_str())
                     })
                     .collect(),
             ),
             Self::Http { .. } => self.clone(),
+        }
+    }
+
+    /// Whether the command takes the lab's Open vSwitch datapath (`{ovs_datapath}`).
+    fn takes_ovs_datapath(&self) -> bool {
+        match self {
+            Self::Command(argv) => argv.iter().any(|a| a.contains(OVS_DATAPATH_PLACEHOLDER)),
+            Self::Http { .. } => false,
         }
     }
 }
@@ -318,6 +332,20 @@ impl Lab {
         for s in &mut self.ipvs {
             s.emulated = true;
         }
+        self
+    }
+
+    /// Whether the lab runs Open vSwitch: a process takes its datapath (`{ovs_datapath}`).
+    pub fn uses_ovs(&self) -> bool {
+        self.processes
+            .iter()
+            .any(|p| p.program.takes_ovs_datapath())
+    }
+
+    /// The same lab with its Open vSwitch bridges on datapath `datapath`.
+    #[must_use]
+    pub fn with_ovs_datapath(mut self, datapath: OvsDatapath) -> Self {
+        self.ovs_datapath = datapath;
         self
     }
 

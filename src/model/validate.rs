@@ -74,6 +74,7 @@ pub(super) fn validate(s: &Scenario) -> Result<Lab, Vec<Diagnostic>> {
         ipvs: Vec::new(),
         faults: Vec::new(),
         exercises: Vec::new(),
+        ovs_datapath: super::OvsDatapath::default(),
     };
     c.nodes_of(s);
     c.underlay(s, &mut lab);

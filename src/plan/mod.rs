@@ -403,7 +403,7 @@ pub fn plan(lab: &Lab) -> Vec<Op> {
             netns: ns(&p.node),
             program: p
                 .program
-                .for_lab(&lab.name, &crate::lifecycle::state_dir(&lab.name)),
+                .for_lab(lab, &crate::lifecycle::state_dir(&lab.name)),
         });
     }
     ops

@@ -24,6 +24,25 @@ macro_rules! require_root {
     };
 }
 
+/// Returns from the test unless the kernel has IPVS (and the test runs as root); in the
+/// VM of `tests/vm/guest-tests`, a missing IPVS fails instead.
+#[macro_export]
+macro_rules! require_ipvs {
+    () => {
+        require_root!();
+        if !vxlab::ipvs::kernel_has_ipvs() {
+            assert!(
+                std::env::var("VXLAB_IN_VM").as_deref() != Ok("1"),
+                "inside the VM the kernel must have IPVS (tests/vm/guest-tests loads ip_vs)"
+            );
+            eprintln!(
+                "skipped: this kernel has no IPVS (/proc/sys/net/ipv4/vs is missing); run tests/vm/guest-tests"
+            );
+            return;
+        }
+    };
+}
+
 /// A unique lab name for this test process.
 pub fn unique_name(tag: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
@@ -50,9 +69,17 @@ impl TestLab {
 
     /// Brings up `source`, returning `up`'s error.
     pub fn try_up(source: &str) -> Result<Self, lifecycle::UpError> {
-        let lab = ipvs_fallback(Lab::from_source(source).expect("scenario is valid"));
-        let lab = lab.clone().renamed(&unique_name(&lab.name));
-        let this = Self { lab };
+        let lab = for_this_kernel(Lab::from_source(source).expect("scenario is valid"));
+        Self::try_up_lab(lab, source)
+    }
+
+    /// Brings up `lab` (built from scenario text `source`, as it is) under a unique name,
+    /// returning `up`'s error.
+    pub fn try_up_lab(lab: Lab, source: &str) -> Result<Self, lifecycle::UpError> {
+        let name = unique_name(&lab.name);
+        let this = Self {
+            lab: lab.renamed(&name),
+        };
         runtime().block_on(lifecycle::up(
             &this.lab,
             source,
@@ -136,6 +163,18 @@ impl Drop for TestLab {
 pub fn ipvs_fallback(lab: Lab) -> Lab {
     if lab.needs_kernel_ipvs() && !vxlab::ipvs::kernel_has_ipvs() {
         lab.emulate_ipvs()
+    } else {
+        lab
+    }
+}
+
+/// `lab` as `vxlab up` builds it on this kernel by default: IPVS emulated where the kernel
+/// has none ([`ipvs_fallback`]), Open vSwitch on the kernel's datapath where it exists,
+/// else on the userspace one.
+pub fn for_this_kernel(lab: Lab) -> Lab {
+    let lab = ipvs_fallback(lab);
+    if lab.uses_ovs() {
+        lab.with_ovs_datapath(vxlab::ovs::preferred_datapath())
     } else {
         lab
     }
