@@ -173,6 +173,18 @@ fn preflight_ovs(lab: &Lab) -> Result<(), UpError> {
             lab.name
         )));
     }
+    if lab.ovs_datapath == OvsDatapath::Netdev
+        && let Err(e) = crate::ovs::open_tun()
+    {
+        return Err(UpError::Preflight(format!(
+            "lab `{}` runs Open vSwitch's userspace datapath, which needs {} to make its \
+             bridges' ports, and this user cannot open it ({e}); it is usually mode 0666 \
+             (`sudo chmod 666 {}`), or run vxlab with sudo; nothing was changed",
+            lab.name,
+            crate::ovs::TUN,
+            crate::ovs::TUN
+        )));
+    }
     Ok(())
 }
 

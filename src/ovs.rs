@@ -33,6 +33,14 @@ pub fn preferred_datapath() -> OvsDatapath {
     }
 }
 
+/// The device OVS's userspace datapath makes its bridges' internal ports with.
+pub const TUN: &str = "/dev/net/tun";
+
+/// Opens [`TUN`] as ovs-vswitchd will, to learn early whether this user may.
+pub fn open_tun() -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new().read(true).write(true).open(TUN)
+}
+
 /// The first Open vSwitch program that is not installed, if any.
 pub fn missing_program() -> Option<&'static str> {
     PROGRAMS

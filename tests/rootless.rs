@@ -382,3 +382,36 @@ fn gc_ends_a_world_whose_up_was_killed() {
         );
     }
 }
+
+#[test]
+fn the_ovs_lab_runs_rootless_where_the_user_may_open_tun() {
+    let Some(student) = Student::new("ovs") else {
+        return;
+    };
+    if vxlab::ovs::missing_program().is_some() {
+        eprintln!("skipped: Open vSwitch is not installed");
+        return;
+    }
+    let mode = fs::metadata(vxlab::ovs::TUN).map_or(0, |m| m.permissions().mode());
+    let up = student.run(&["up", "--ovs-datapath", "netdev", "ovs-vxlan"]);
+    let err = String::from_utf8_lossy(&up.stderr);
+    if mode & 0o006 != 0o006 {
+        assert!(!up.status.success(), "{} is mode {mode:o}", vxlab::ovs::TUN);
+        assert!(err.contains("sudo chmod 666 /dev/net/tun"), "{err}");
+        assert_eq!(student.holder(), None, "a refused up leaves no world");
+        return;
+    }
+    assert!(up.status.success(), "{err}");
+    student.ok(&[
+        "exec",
+        "ovs-vxlan",
+        "host1/c1",
+        "--",
+        "ping",
+        "-c1",
+        "-W2",
+        "100.1.1.2",
+    ]);
+    student.ok(&["down", "ovs-vxlan"]);
+    assert_eq!(student.holder(), None);
+}
