@@ -65,6 +65,28 @@ const CASES: &[Case] = &[
         expect: &["encapsulated VNI", "decapsulated VNI"],
     },
     Case {
+        file: "ovs-vxlan.toml",
+        from: "host1/c1",
+        ping: "100.1.1.2",
+        expect: &["encapsulated VNI 100", "decapsulated VNI 100"],
+    },
+    Case {
+        file: "container-net.toml",
+        from: "ubuntu1/ns1",
+        ping: "10.233.0.3",
+        expect: &[
+            "bridged by br0",
+            "encapsulated VNI 42",
+            "decapsulated VNI 42",
+        ],
+    },
+    Case {
+        file: "nat-basics.toml",
+        from: "host/ns1",
+        ping: "180.76.76.76",
+        expect: &["routed by host", "SNAT 170.19.0.1 → 10.0.4.13"],
+    },
+    Case {
         file: "k8s-iptables.toml",
         from: "node1/pod-a",
         ping: "10.244.2.2",

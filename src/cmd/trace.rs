@@ -333,8 +333,10 @@ fn send_probe(ns: &str, a: &ProbeSpec) -> Result<String> {
             count.to_string(),
             "-i".into(),
             "0.2".into(),
+            // Two seconds: OVS's userspace datapath drops the first packet into a tunnel
+            // while it resolves the remote VTEP itself, and ARP retries after a second.
             "-W".into(),
-            "1".into(),
+            "2".into(),
         ];
         if let Some((size, df)) = a.size {
             args.extend([
