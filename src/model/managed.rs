@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use ipnet::Ipv4Net;
 
-use super::{IfRef, Lab, Process, Program};
+use super::{IfRef, Lab, OvsDatapath, Process, Program};
 
 /// The value of option `--name` in `args` (`--name VALUE` or `--name=VALUE`), before
 /// a bare `--`.
@@ -105,9 +105,9 @@ pub struct OvsHost {
     pub settings: Vec<(String, String, String)>,
     /// Flows it adds (`--flow BRIDGE=FLOW`): bridge and flow.
     pub flows: Vec<(String, String)>,
-    /// Addresses it moves (`--move-address DEV=BRIDGE`): from a device to a bridge's
-    /// internal port.
-    pub moves: Vec<(String, String)>,
+    /// Underlay devices it puts on a bridge of their own, address included
+    /// (`--userspace-underlay DEV=BRIDGE`; on the userspace datapath only): device, bridge.
+    pub underlays: Vec<(String, String)>,
 }
 
 impl OvsHost {
@@ -147,7 +147,11 @@ impl OvsHost {
             .map(|(_, _, v)| v.as_str())
     }
 
-    fn parse(process: usize, node: &str, args: &[String]) -> Option<Self> {
+    fn parse(process: usize, node: &str, args: &[String], datapath: OvsDatapath) -> Option<Self> {
+        let underlays = match datapath {
+            OvsDatapath::Netdev => pairs(args, "--userspace-underlay"),
+            OvsDatapath::System => Vec::new(),
+        };
         let mut host = Self {
             process,
             node: node.to_string(),
@@ -156,7 +160,7 @@ impl OvsHost {
             ports: Vec::new(),
             settings: Vec::new(),
             flows: pairs(args, "--flow"),
-            moves: pairs(args, "--move-address"),
+            underlays,
         };
         let vsctl = args
             .iter()
@@ -180,6 +184,10 @@ impl OvsHost {
                 }
                 _ => {}
             }
+        }
+        for (dev, br) in &host.underlays {
+            host.bridges.push(br.clone());
+            host.ports.push((br.clone(), dev.clone()));
         }
         Some(host)
     }
@@ -236,7 +244,9 @@ impl Lab {
         self.processes
             .iter()
             .enumerate()
-            .filter_map(|(i, p)| OvsHost::parse(i, &p.node, vxlab_args(p, "ovs-host")?))
+            .filter_map(|(i, p)| {
+                OvsHost::parse(i, &p.node, vxlab_args(p, "ovs-host")?, self.ovs_datapath)
+            })
             .collect()
     }
 
@@ -270,8 +280,17 @@ mod tests {
         assert!(flannel.processes.iter().filter(|p| p.serves()).count() >= 8);
 
         let ovs = Lab::from_source(include_str!("../../labs/ovs-vxlan.toml")).unwrap();
+        let kernel = ovs.ovs_host("host2").unwrap();
+        assert_eq!(
+            kernel.bridges,
+            ["br1"],
+            "the kernel datapath needs no br-phy"
+        );
+        assert!(kernel.underlays.is_empty());
+        let ovs = ovs.with_ovs_datapath(OvsDatapath::Netdev);
         let h2 = ovs.ovs_host("host2").unwrap();
         assert_eq!(h2.bridges, ["br1", "br-phy"]);
+        assert!(h2.has_interface("eth0"), "br-phy takes eth0");
         assert!(h2.has_interface("vxlan1") && h2.has_interface("veth-c2"));
         assert_eq!(h2.intended("vxlan1", "options:key"), Some("flow"));
         assert_eq!(
@@ -279,7 +298,7 @@ mod tests {
             Some("192.168.1.9")
         );
         assert_eq!(h2.flows.len(), 2);
-        assert_eq!(h2.moves, [("eth0".to_string(), "br-phy".to_string())]);
+        assert_eq!(h2.underlays, [("eth0".to_string(), "br-phy".to_string())]);
         assert!(
             h2.db("x").ends_with("/x/ovs-host2/db.sock"),
             "{}",

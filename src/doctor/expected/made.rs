@@ -96,11 +96,11 @@ fn ovs(lab: &Lab, snap: &mut Snapshot) {
                 1500,
                 Mac::derived(&format!("{}/{}:{br}", lab.name, h.node)).to_string(),
             );
-            l.up = h.moves.iter().any(|(_, to)| to == br);
+            l.up = h.underlays.iter().any(|(_, to)| to == br);
             l.state = if l.up { "UNKNOWN" } else { "DOWN" }.into();
             st.links.push(l);
         }
-        for (from, to) in &h.moves {
+        for (from, to) in &h.underlays {
             for a in st.addresses.iter_mut().filter(|a| &a.dev == from) {
                 a.dev.clone_from(to);
             }
@@ -116,7 +116,7 @@ fn ovs(lab: &Lab, snap: &mut Snapshot) {
             .bridges
             .iter()
             .map(|br| {
-                let up = h.moves.iter().any(|(_, to)| to == br);
+                let up = h.underlays.iter().any(|(_, to)| to == br);
                 OvsInterface {
                     name: br.clone(),
                     bridge: br.clone(),
