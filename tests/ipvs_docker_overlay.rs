@@ -4,7 +4,7 @@
 //! `net.ipv4.vs.conntrack = 1` the lab fails as the write-up says.
 //!
 //! `kernel_*` tests need the kernel's IPVS: outside the VM they skip (saying why) when
-//! `/proc/sys/net/ipv4/vs` is missing; inside it (`VXLAB_IN_VM=1`, `tests/vm/ipvs-tests`)
+//! `/proc/sys/net/ipv4/vs` is missing; inside it (`VXLAB_IN_VM=1`, `tests/vm/guest-tests`)
 //! they fail instead. `emulated_*` tests run the nftables emulation everywhere.
 
 mod common;

@@ -9,20 +9,6 @@ use vxlab::model::{Forward, Lab, Proto};
 use vxlab::plan::plan;
 use vxlab::plan::script::up_script;
 
-macro_rules! require_ipvs {
-    () => {
-        require_root!();
-        if !vxlab::ipvs::kernel_has_ipvs() {
-            assert!(
-                std::env::var("VXLAB_IN_VM").as_deref() != Ok("1"),
-                "inside the VM the kernel must have IPVS (tests/vm/ipvs-tests loads ip_vs)"
-            );
-            eprintln!("skipped: this kernel has no IPVS (/proc/sys/net/ipv4/vs is missing); run tests/vm/ipvs-tests");
-            return;
-        }
-    };
-}
-
 const LAB: &str = r#"
 [lab]
 name = "ipvsnl"
