@@ -257,6 +257,55 @@ fn assert_traffic(lab: &TestLab) {
     }
 }
 
+/// `vxlab trace` follows a ping through Open vSwitch: switched (never "routed") into the
+/// tunnel, encapsulated with VNI 100, decapsulated on host2, delivered, in path order.
+fn assert_traced(lab: &TestLab) {
+    let out = common::vxlab(&[
+        "trace",
+        &lab.lab.name,
+        "--from",
+        "host1/c1",
+        "--ping",
+        "100.1.1.2",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&out).expect("trace --json");
+    let request = v["journeys"]
+        .as_array()
+        .expect("journeys")
+        .iter()
+        .find(|j| {
+            j["summary"]
+                .as_str()
+                .is_some_and(|s| s.contains("echo request"))
+        })
+        .unwrap_or_else(|| panic!("no echo request journey: {v}"));
+    assert_eq!(request["delivered"], true, "{}", request["verdict"]);
+    let hops: Vec<&Value> = request["hops"].as_array().expect("hops").iter().collect();
+    let at = |h: &Value| format!("{}:{} {}", h["node"], h["iface"], h["dir"]).replace('"', "");
+    assert_eq!(at(hops[0]), "host1/c1:eth0 out");
+    assert_eq!(at(hops[hops.len() - 1]), "host2/c1:eth0 in");
+    let changes: Vec<&str> = hops
+        .iter()
+        .flat_map(|h| h["changes"].as_array().expect("changes"))
+        .filter_map(Value::as_str)
+        .collect();
+    let encap = changes
+        .iter()
+        .position(|c| c.starts_with("encapsulated VNI 100"));
+    let decap = changes
+        .iter()
+        .position(|c| c.starts_with("decapsulated VNI 100"));
+    assert!(
+        encap.is_some() && decap.is_some() && encap < decap,
+        "{changes:#?}"
+    );
+    assert!(
+        !changes.iter().any(|c| c.starts_with("routed by")),
+        "OVS switches, nothing routes: {changes:#?}"
+    );
+}
+
 /// `vxlab status --json` names the datapath.
 fn assert_status(lab: &TestLab, datapath: OvsDatapath) {
     let out = common::vxlab(&["status", "--json", &lab.lab.name]);
@@ -313,6 +362,7 @@ fn userspace_datapath_joins_the_containers_over_vxlan1() {
     );
     assert!(br_phy.contains("192.168.1.9/24"), "{br_phy}");
     assert_traffic(&lab);
+    assert_traced(&lab);
     assert_status(&lab, OvsDatapath::Netdev);
     down_and_assert_clean(lab, &before);
 }
@@ -359,6 +409,7 @@ fn kernel_datapath_joins_the_containers_over_vxlan1() {
         "the datapaths hold module openvswitch"
     );
     assert_traffic(&lab);
+    assert_traced(&lab);
     // The kernel encapsulated them: its flow table sends the containers' packets into the
     // tunnel with tun_id 100 towards host2.
     let flows = lab.ok("host1", &["ovs-dpctl", "dump-flows"]);

@@ -170,3 +170,39 @@ fn nat_rewrites_are_named_and_the_packet_is_still_recognised() {
         js[0].hops[1].changes
     );
 }
+
+#[test]
+fn open_vswitch_ports_are_bridge_ports_and_the_kernel_datapath_encapsulates() {
+    let ovs = Lab::from_source(include_str!("../../labs/ovs-vxlan.toml")).expect("valid");
+    let port = |node: &str, iface: &str| (node.to_string(), iface.to_string());
+    let kernel = Topology::of_lab(
+        &ovs.clone()
+            .with_ovs_datapath(crate::model::OvsDatapath::System),
+    );
+    assert_eq!(
+        kernel
+            .masters
+            .get(&port("host1", "veth-c1"))
+            .map(String::as_str),
+        Some("br1")
+    );
+    assert_eq!(
+        kernel
+            .vxlan_socket
+            .get(&port("host1", "vxlan_sys_4789"))
+            .map(String::as_str),
+        Some("host1")
+    );
+    let userspace = Topology::of_lab(&ovs.with_ovs_datapath(crate::model::OvsDatapath::Netdev));
+    assert_eq!(
+        userspace
+            .masters
+            .get(&port("host2", "eth0"))
+            .map(String::as_str),
+        Some("br-phy")
+    );
+    assert!(
+        userspace.vxlan_socket.is_empty(),
+        "ovs-vswitchd encapsulates, no kernel device"
+    );
+}

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-use crate::model::Lab;
+use crate::model::{Lab, OvsDatapath};
 
 /// `(node, interface)`.
 pub type Iface = (String, String);
@@ -43,6 +43,7 @@ impl Topology {
                 v.created_in.clone(),
             );
         }
+        t.add_ovs(lab);
         for a in &lab.addresses {
             t.addresses
                 .entry(a.dev.node.clone())
@@ -50,6 +51,27 @@ impl Topology {
                 .insert(a.address.addr());
         }
         t
+    }
+
+    /// Open vSwitch bridges switch between their ports like a Linux bridge. On the kernel
+    /// datapath, a VXLAN port is the kernel's `vxlan_sys_PORT` device of the node, which
+    /// encapsulates there; on the userspace datapath ovs-vswitchd encapsulates, and the
+    /// frame appears next on the underlay.
+    fn add_ovs(&mut self, lab: &Lab) {
+        for host in lab.ovs_hosts() {
+            for (bridge, port) in &host.ports {
+                self.masters
+                    .insert((host.node.clone(), port.clone()), bridge.clone());
+                if lab.ovs_datapath == OvsDatapath::System
+                    && host.intended(port, "type") == Some("vxlan")
+                {
+                    let udp = host.intended(port, "options:dst_port").unwrap_or("4789");
+                    let dev = (host.node.clone(), format!("vxlan_sys_{udp}"));
+                    self.masters.insert(dev.clone(), bridge.clone());
+                    self.vxlan_socket.insert(dev, host.node.clone());
+                }
+            }
+        }
     }
 
     /// Whether `node` owns address `ip`.
