@@ -18,7 +18,7 @@
 //! the host).
 
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io;
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -33,6 +33,9 @@ use nix::unistd::{Pid, UnlinkatFlags, getgid, getuid, unlinkat};
 
 /// The hidden subcommand the world's holder runs as.
 pub const HOLDER_COMMAND: &str = "world-holder";
+
+/// What a world's maker writes to its holder once the world is recorded and ready.
+const WORLD_READY: &[u8] = b"ready\n";
 
 /// A file in the world's own `/run`, so a command run inside the world knows it is there.
 const INSIDE_MARK: &str = "/run/.vxlab-world";
@@ -290,11 +293,11 @@ fn create(dir: &Path) -> Result<Pid, RootlessError> {
     )
     .map_err(|e| refused("make a private mount namespace", errno(e)))?;
     let exe = std::env::current_exe().map_err(io_step("find the vxlab binary"))?;
-    let child = Command::new(exe)
+    let mut child = Command::new(exe)
         .arg(HOLDER_COMMAND)
         .current_dir("/")
         .process_group(0)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -316,6 +319,11 @@ fn create(dir: &Path) -> Result<Pid, RootlessError> {
     }
     fs::write(INSIDE_MARK, format!("{holder}\n"))
         .map_err(io_step(format!("write {INSIDE_MARK}")))?;
+    // The world is complete: from now on the holder outlives this process.
+    if let Some(mut pipe) = child.stdin.take() {
+        pipe.write_all(WORLD_READY)
+            .map_err(io_step("tell the holder the world is ready"))?;
+    }
     Ok(holder)
 }
 
@@ -342,13 +350,19 @@ fn userns_policy() -> String {
     }
 }
 
-/// The world's holder: keeps its namespaces open until killed or sent SIGTERM.
+/// The world's holder: keeps its namespaces open until killed or sent SIGTERM. It first
+/// waits for its maker to say the world is ready, and ends at once if the maker dies
+/// before (killed half-way), so no unrecorded world is left behind.
 pub fn hold() -> io::Result<()> {
     let mut signals = SigSet::empty();
     for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
         signals.add(s);
     }
     signals.thread_block().map_err(errno)?;
+    let mut word = [0; WORLD_READY.len()];
+    if io::stdin().read_exact(&mut word).is_err() || word != WORLD_READY {
+        return Ok(());
+    }
     while signals.wait().map_err(errno)? != Signal::SIGTERM {}
     Ok(())
 }

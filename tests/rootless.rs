@@ -104,12 +104,25 @@ impl Student {
 }
 
 impl Drop for Student {
+    /// After a failed test too: every process of the world (lab servers included), then
+    /// the holder, so nothing of this test outlives it.
     fn drop(&mut self) {
-        if let Some(pid) = self.holder() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+        if let Some(holder) = self.holder() {
+            let world = fs::read_link(format!("/proc/{holder}/ns/user")).ok();
+            let inside = fs::read_dir("/proc")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| {
+                    let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+                    (fs::read_link(e.path().join("ns/user")).ok() == world).then_some(pid)
+                });
+            for pid in inside.collect::<Vec<_>>() {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
         }
         let _ = fs::remove_dir_all(&self.dir);
     }
