@@ -114,8 +114,7 @@ pub fn enter() -> Result<Option<World>, RootlessError> {
         .map_err(io_step(format!("open {}/lock", dir.display())))?;
     let lock = Flock::lock(lock_file, FlockArg::LockShared)
         .map_err(|(_, e)| io_step("lock the world")(errno(e)))?;
-    if let Some(holder) = recorded_holder(&dir) {
-        join(holder)?;
+    if let Some(holder) = join_recorded(&dir)? {
         return Ok(Some(World {
             home,
             lock,
@@ -125,11 +124,8 @@ pub fn enter() -> Result<Option<World>, RootlessError> {
     }
     lock.relock(FlockArg::LockExclusive)
         .map_err(|e| io_step("lock the world")(errno(e)))?;
-    let (holder, created) = match recorded_holder(&dir) {
-        Some(holder) => {
-            join(holder)?;
-            (holder, false)
-        }
+    let (holder, created) = match join_recorded(&dir)? {
+        Some(holder) => (holder, false),
         None => (create(&dir)?, true),
     };
     lock.relock(FlockArg::LockShared)
@@ -233,11 +229,32 @@ fn recorded_holder(dir: &Path) -> Option<Pid> {
     (start_time(pid) == Some(started)).then(|| Pid::from_raw(pid))
 }
 
-/// When process `pid` started (clock ticks since boot), which tells a reused PID apart.
+/// When process `pid` started (clock ticks since boot), which tells a reused PID apart;
+/// `None` if it is gone or has exited.
 fn start_time(pid: i32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_comm = &stat[stat.rfind(')')? + 1..];
-    after_comm.split_whitespace().nth(19)?.parse().ok()
+    let after_comm: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    // An exited process waiting to be reaped no longer holds namespaces.
+    if matches!(after_comm.first(), Some(&("Z" | "X"))) {
+        return None;
+    }
+    after_comm.get(19)?.parse().ok()
+}
+
+/// Joins the recorded world, if there is one whose holder still runs.
+fn join_recorded(dir: &Path) -> Result<Option<Pid>, RootlessError> {
+    let Some(holder) = recorded_holder(dir) else {
+        return Ok(None);
+    };
+    match join(holder) {
+        Ok(()) => Ok(Some(holder)),
+        // The holder ended between the check and the join (its maker was killed before
+        // the world was ready): as if there were none.
+        Err(RootlessError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Joins the world `holder` keeps.
