@@ -281,13 +281,8 @@ const RESCAN: Duration = Duration::from_secs(2);
 
 /// Captures on `points` (and on the lists `rescan` brings) and sends the frames in
 /// batches until `stop`.
-fn pump(
-    points: Vec<Point>,
-    stop: &AtomicBool,
-    tx: &UnboundedSender<Msg>,
-    rescan: &std::sync::mpsc::Receiver<Vec<Point>>,
-) -> CaptureReport {
-    let mut cap = Capture::start(points, &Options::default());
+/// Tells the panel which points `cap` captures on, and which it could not open.
+fn announce(cap: &Capture, tx: &UnboundedSender<Msg>) {
     let failed = cap
         .failed
         .iter()
@@ -297,20 +292,22 @@ fn pump(
         points: cap.points.clone(),
         failed,
     });
+}
+
+fn pump(
+    points: Vec<Point>,
+    stop: &AtomicBool,
+    tx: &UnboundedSender<Msg>,
+    rescan: &std::sync::mpsc::Receiver<Vec<Point>>,
+) -> CaptureReport {
+    let mut cap = Capture::start(points, &Options::default());
+    announce(&cap, tx);
     let mut counted = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         if let Ok(current) = rescan.try_recv()
             && !cap.follow(current).is_empty()
         {
-            let failed = cap
-                .failed
-                .iter()
-                .map(|(i, e)| format!("{}: {e}", cap.points[*i]))
-                .collect();
-            let _ = tx.send(Msg::CaptureStarted {
-                points: cap.points.clone(),
-                failed,
-            });
+            announce(&cap, tx);
         }
         if counted.elapsed() > Duration::from_secs(1) {
             let drops = cap
