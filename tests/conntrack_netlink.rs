@@ -149,7 +149,9 @@ fn key(l: &Line) -> (String, Vec<String>, Vec<String>) {
 fn rows_agree_with_conntrack_tool() {
     require_root!();
     if !vxlab::nat::apply::in_path("conntrack") {
-        eprintln!("skipped: `conntrack` is not installed (apt-get install conntrack)");
+        common::skip(format_args!(
+            "`conntrack` is not installed (apt-get install conntrack)"
+        ));
         return;
     }
     let lab = TestLab::up(LAB);

@@ -6,6 +6,9 @@
 //! the decoder yields for the same layers in the same order. Without tshark the test prints
 //! "skipped: tshark not found" to stderr and returns.
 
+#[path = "common/skip.rs"]
+mod skip;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -493,7 +496,7 @@ fn tshark_available() -> bool {
 #[test]
 fn decoder_agrees_with_tshark() {
     if !tshark_available() {
-        eprintln!("skipped: tshark not found");
+        skip::skip(format_args!("tshark not found"));
         return;
     }
     let eth = ethernet_frames();

@@ -181,7 +181,7 @@ fn kernel_ipvs_without_vs_conntrack_fails_as_the_write_up_says() {
 fn without_ipvs_up_stops_before_touching_anything() {
     require_root!();
     if vxlab::ipvs::kernel_has_ipvs() {
-        eprintln!("skipped: this kernel has IPVS");
+        common::skip(format_args!("this kernel has IPVS"));
         return;
     }
     let name = unique_name("noipvs");

@@ -24,10 +24,10 @@ macro_rules! require_etcd {
                 .is_ok_and(|o| o.status.success())
         };
         if !found(&["etcd", "--version"]) || !found(&["etcdctl", "version"]) {
-            eprintln!(
-                "skipped: etcd is not installed (Debian packages etcd-server and etcd-client; \
+            common::skip(format_args!(
+                "etcd is not installed (Debian packages etcd-server and etcd-client; \
                  tests/install-deps installs them)"
-            );
+            ));
             return;
         }
     };

@@ -26,10 +26,10 @@ use vxlab::model::{Lab, OvsDatapath};
 macro_rules! require_ovs {
     () => {
         if let Some(p) = vxlab::ovs::missing_program() {
-            eprintln!(
-                "skipped: Open vSwitch is not installed ({p} is missing; Debian package \
+            common::skip(format_args!(
+                "Open vSwitch is not installed ({p} is missing; Debian package \
                  openvswitch-switch, which tests/install-deps installs)"
-            );
+            ));
             return;
         }
     };
@@ -45,11 +45,11 @@ macro_rules! require_ovs_kernel {
                 "inside the VM the kernel must have the Open vSwitch datapath \
                  (tests/vm/guest-tests loads module openvswitch)"
             );
-            eprintln!(
-                "skipped: this kernel has no Open vSwitch datapath ({} is missing: module \
+            common::skip(format_args!(
+                "this kernel has no Open vSwitch datapath ({} is missing: module \
                  openvswitch); run tests/vm/guest-tests",
                 vxlab::ovs::MODULE_DIR
-            );
+            ));
             return;
         }
     };

@@ -24,7 +24,7 @@ fn a_failure_at_any_step_rolls_everything_back() {
     for (name, text) in vxlab::labs::BUILTIN {
         let lab = common::for_this_kernel(Lab::from_source(text).unwrap());
         if let Err(e) = lifecycle::preflight(&lab) {
-            println!("{name}: skipped: {e}");
+            common::skip(format_args!("{name}: {e}"));
             continue;
         }
         let steps = plan(&lab).len();

@@ -241,7 +241,9 @@ fn fail_at_every_step(file: &str, modules: &[&str], check: impl Fn(&Lab)) -> usi
 fn a_failure_at_any_step_leaves_no_ipvs_and_no_ovs_datapath() {
     require_ipvs!();
     if let Some(p) = vxlab::ovs::missing_program() {
-        eprintln!("skipped: Open vSwitch is not installed ({p} is missing)");
+        common::skip(format_args!(
+            "Open vSwitch is not installed ({p} is missing)"
+        ));
         return;
     }
     if !vxlab::ovs::kernel_has_datapath() {
@@ -250,7 +252,9 @@ fn a_failure_at_any_step_leaves_no_ipvs_and_no_ovs_datapath() {
             "inside the VM the kernel must have the Open vSwitch datapath \
              (tests/vm/guest-tests loads module openvswitch)"
         );
-        eprintln!("skipped: this kernel has no Open vSwitch datapath (module openvswitch)");
+        common::skip(format_args!(
+            "this kernel has no Open vSwitch datapath (module openvswitch)"
+        ));
         return;
     }
     for (file, modules, check) in [

@@ -10,6 +10,9 @@
 //! capture filter on the test's own port, a bounded count and a 15-second deadline. A test
 //! whose tool is missing (or cannot capture) prints "skipped: …" to stderr and returns.
 
+#[path = "common/skip.rs"]
+mod skip;
+
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, UdpSocket};
 use std::path::Path;
@@ -78,7 +81,7 @@ fn epoch(ts_ns: u64) -> String {
 #[test]
 fn tshark_reads_our_pcapng() {
     if !have("tshark") {
-        eprintln!("skipped: tshark not found");
+        skip::skip(format_args!("tshark not found"));
         return;
     }
     let ifaces = [
@@ -192,7 +195,7 @@ fn tcpdump_and_tshark_read_our_classic_pcap() {
             );
         }
     } else {
-        eprintln!("skipped: tcpdump not found");
+        skip::skip(format_args!("tcpdump not found"));
     }
     if have("tshark") {
         ran = true;
@@ -215,10 +218,10 @@ fn tcpdump_and_tshark_read_our_classic_pcap() {
             .collect();
         assert_eq!(got, expected);
     } else {
-        eprintln!("skipped: tshark not found");
+        skip::skip(format_args!("tshark not found"));
     }
     if !ran {
-        eprintln!("skipped: neither tcpdump nor tshark found");
+        skip::skip(format_args!("neither tcpdump nor tshark found"));
     }
 }
 
@@ -249,7 +252,10 @@ fn capture_live(cmd: &mut Command, ready: &str, port: u16) -> bool {
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                eprintln!("skipped: {cmd:?} could not capture: {}", said.join(" | "));
+                skip::skip(format_args!(
+                    "{cmd:?} could not capture: {}",
+                    said.join(" | ")
+                ));
                 return false;
             }
         }
@@ -312,7 +318,7 @@ fn check_live_capture(path: &Path, count: usize, port: u16, iface_name: &str) {
 #[test]
 fn reads_tcpdump_loopback_captures() {
     if !have("tcpdump") {
-        eprintln!("skipped: tcpdump not found");
+        skip::skip(format_args!("tcpdump not found"));
         return;
     }
     for precision in ["micro", "nano"] {
@@ -353,7 +359,7 @@ fn reads_tcpdump_loopback_captures() {
 #[test]
 fn reads_tshark_loopback_pcapng() {
     if !have("tshark") {
-        eprintln!("skipped: tshark not found");
+        skip::skip(format_args!("tshark not found"));
         return;
     }
     let (_sink, port) = free_port();

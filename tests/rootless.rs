@@ -29,11 +29,13 @@ impl Student {
     /// `None` (after saying why) when this machine cannot run the test.
     fn new(tag: &str) -> Option<Self> {
         if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: needs root to run commands as the unprivileged user nobody");
+            common::skip(format_args!(
+                "needs root to run commands as the unprivileged user nobody"
+            ));
             return None;
         }
         if Command::new("setpriv").arg("--version").output().is_err() {
-            eprintln!("skipped: setpriv (util-linux) is not installed");
+            common::skip(format_args!("setpriv (util-linux) is not installed"));
             return None;
         }
         let dir = std::env::temp_dir().join(format!("vxlab-rootless-{}-{tag}", std::process::id()));
@@ -53,7 +55,7 @@ impl Student {
         let probe = student.run(&["status"]);
         let err = String::from_utf8_lossy(&probe.stderr);
         if err.contains("refuses them") {
-            eprintln!("skipped: {}", err.trim());
+            common::skip(format_args!("{}", err.trim()));
             return None;
         }
         assert!(probe.status.success(), "status in a new world: {err}");
@@ -402,7 +404,7 @@ fn the_ovs_lab_runs_rootless_where_the_user_may_open_tun() {
         return;
     };
     if vxlab::ovs::missing_program().is_some() {
-        eprintln!("skipped: Open vSwitch is not installed");
+        common::skip(format_args!("Open vSwitch is not installed"));
         return;
     }
     let mode = fs::metadata(vxlab::ovs::TUN).map_or(0, |m| m.permissions().mode());

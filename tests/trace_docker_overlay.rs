@@ -233,7 +233,7 @@ fn pcapng_opens_in_tshark_and_reads_back() {
 fn decoder_agrees_with_tshark_on_a_real_capture() {
     require_root!();
     if Command::new("tshark").arg("--version").output().is_err() {
-        eprintln!("skipped: tshark not found");
+        common::skip(format_args!("tshark not found"));
         return;
     }
     let lab = TestLab::up_file("docker-overlay.toml");

@@ -5,6 +5,9 @@
 //! terminal and leave the attached lab up (the test removes it). Needs root and tmux;
 //! skips with a printed reason otherwise.
 
+#[path = "common/skip.rs"]
+mod skip;
+
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -65,11 +68,11 @@ fn keys(session: &str, keys: &[&str]) {
 #[test]
 fn ping_walk_and_fdb_deletion_show_live_and_quit_restores_the_terminal() {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("skipped: needs root to create network namespaces");
+        skip::skip(format_args!("needs root to create network namespaces"));
         return;
     }
     if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipped: tmux is not installed");
+        skip::skip(format_args!("tmux is not installed"));
         return;
     }
     let lab = format!("ui{}", std::process::id());

@@ -3,7 +3,10 @@
 //! namespace to prove a lab leaves it untouched.
 #![allow(dead_code, clippy::missing_panics_doc)]
 
+pub mod skip;
 pub mod wire;
+
+pub use skip::skip;
 
 use std::fmt::Write as _;
 use std::process::{Command, Output};
@@ -18,7 +21,7 @@ use vxlab::model::{Lab, netns_name};
 macro_rules! require_root {
     () => {
         if !nix::unistd::geteuid().is_root() {
-            eprintln!("skipped: needs root to create network namespaces");
+            $crate::common::skip(format_args!("needs root to create network namespaces"));
             return;
         }
     };
@@ -35,9 +38,9 @@ macro_rules! require_ipvs {
                 std::env::var("VXLAB_IN_VM").as_deref() != Ok("1"),
                 "inside the VM the kernel must have IPVS (tests/vm/guest-tests loads ip_vs)"
             );
-            eprintln!(
-                "skipped: this kernel has no IPVS (/proc/sys/net/ipv4/vs is missing); run tests/vm/guest-tests"
-            );
+            $crate::common::skip(format_args!(
+                "this kernel has no IPVS (/proc/sys/net/ipv4/vs is missing); run tests/vm/guest-tests"
+            ));
             return;
         }
     };
