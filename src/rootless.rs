@@ -194,6 +194,10 @@ fn home() -> Result<PathBuf, RootlessError> {
     let tmp = PathBuf::from(format!("/tmp/vxlab-{uid}"));
     let tmp_err = match private_dir(&tmp, uid) {
         Ok(d) => return Ok(d),
+        // Ours, but open to others: the user can close it (the error says how).
+        Err(e) if fs::symlink_metadata(&tmp).is_ok_and(|m| m.is_dir() && m.uid() == uid) => {
+            return Err(e);
+        }
         Err(e) => e,
     };
     let Some(home) = std::env::var_os("HOME")
