@@ -56,12 +56,12 @@ pub enum UpError {
         rollback: Box<Teardown>,
     },
     /// Recording the lab failed.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {cause}")]
     State {
         /// File.
         path: PathBuf,
-        /// Cause.
-        source: io::Error,
+        /// Cause (in the message, not as the error's source: it was said once already).
+        cause: io::Error,
     },
 }
 
@@ -105,9 +105,9 @@ impl LabLock {
 pub fn lock_lab(lab: &LabName, wait: bool) -> Result<Option<LabLock>, UpError> {
     let dir = Path::new(STATE_DIR).join(LOCK_DIR);
     let path = dir.join(lab.as_str());
-    let state = |source| UpError::State {
+    let state = |cause| UpError::State {
         path: path.clone(),
-        source,
+        cause,
     };
     let mut said = false;
     loop {
@@ -340,14 +340,14 @@ pub fn begin(lab: &Lab, source: &str) -> Result<Building, UpError> {
     }
     preflight(lab)?;
     let dir = state_dir(&lab.name);
-    let stale = state::existing_lab_dir(&lab.name).map_err(|source| UpError::State {
+    let stale = state::existing_lab_dir(&lab.name).map_err(|cause| UpError::State {
         path: dir.clone(),
-        source,
+        cause,
     })?;
     if stale.is_some() {
-        fs::remove_dir_all(&dir).map_err(|source| UpError::State {
+        fs::remove_dir_all(&dir).map_err(|cause| UpError::State {
             path: dir.clone(),
-            source,
+            cause,
         })?;
         eprintln!(
             "vxlab: lab `{}` had a record ({}) but none of its namespaces: they vanished \
@@ -360,17 +360,17 @@ pub fn begin(lab: &Lab, source: &str) -> Result<Building, UpError> {
     let file = dir.join("scenario.toml");
     state::make_lab_dir(&lab.name)
         .and_then(|_| state::write_file(&file, source))
-        .map_err(|source| UpError::State { path: file, source })?;
+        .map_err(|cause| UpError::State { path: file, cause })?;
     if lab.ipvs_emulated() {
         let file = dir.join(EMULATED_IPVS_FILE);
         let text =
             "IPVS services of this lab are emulated with nftables (vxlab up --emulate-ipvs)\n";
-        state::write_file(&file, text).map_err(|source| UpError::State { path: file, source })?;
+        state::write_file(&file, text).map_err(|cause| UpError::State { path: file, cause })?;
     }
     if lab.uses_ovs() {
         let file = dir.join(OVS_DATAPATH_FILE);
         let text = format!("{}\n", lab.ovs_datapath);
-        state::write_file(&file, text).map_err(|source| UpError::State { path: file, source })?;
+        state::write_file(&file, text).map_err(|cause| UpError::State { path: file, cause })?;
     }
     Ok(Building {
         lock: std::sync::Mutex::new(Some(lock)),
@@ -405,7 +405,7 @@ impl Building {
         }
         if i + 1 == self.ops.len() {
             let file = self.dir.join(COMPLETE_FILE);
-            state::write_file(&file, "").map_err(|source| UpError::State { path: file, source })?;
+            state::write_file(&file, "").map_err(|cause| UpError::State { path: file, cause })?;
         }
         Ok(())
     }

@@ -323,8 +323,10 @@ pub fn down(a: &DownArgs) -> Result<ExitCode> {
     require_root("down")?;
     let rt = runtime()?;
     let t = rt.block_on(lifecycle::down(&name, &mut Netlink::new()))?;
-    if t.namespaces.is_empty() && t.errors.is_empty() {
-        println!("lab `{name}` is not up; nothing to remove");
+    if t.namespaces.is_empty() {
+        if t.errors.is_empty() {
+            println!("lab `{name}` is not up; nothing to remove");
+        }
     } else {
         println!(
             "lab `{name}` removed: {} namespaces, {} processes stopped",
