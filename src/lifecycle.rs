@@ -91,9 +91,9 @@ pub struct LabLock {
 }
 
 impl LabLock {
-    /// Releases the lock and deletes its file (the lab is gone): a vxlab waiting on the
-    /// deleted file sees it was replaced and locks the new one.
-    fn release_removed(self) {
+    /// Releases the lock and deletes its file (once the lab is gone, or was never built): a
+    /// vxlab waiting on the deleted file sees it was replaced and locks the new one.
+    pub fn release_removed(self) {
         let _ = fs::remove_file(&self.path);
         drop(self.flock);
     }
@@ -332,6 +332,22 @@ pub struct Building {
 /// [`Building::step`], in order.
 pub fn begin(lab: &Lab, source: &str) -> Result<Building, UpError> {
     let lock = lock(&lab.name)?;
+    match start(lab, source) {
+        Ok(ops) => Ok(Building {
+            lock: std::sync::Mutex::new(Some(lock)),
+            lab: lab.name.clone(),
+            dir: state_dir(&lab.name),
+            ops,
+        }),
+        Err(e) => {
+            lock.release_removed();
+            Err(e)
+        }
+    }
+}
+
+/// [`begin`] once the lock is held: the plan.
+fn start(lab: &Lab, source: &str) -> Result<Vec<Op>, UpError> {
     if let Some(found) = namespaces_of(&lab.name).into_iter().next() {
         return Err(UpError::AlreadyUp {
             lab: lab.name.to_string(),
@@ -372,12 +388,7 @@ pub fn begin(lab: &Lab, source: &str) -> Result<Building, UpError> {
         let text = format!("{}\n", lab.ovs_datapath);
         state::write_file(&file, text).map_err(|cause| UpError::State { path: file, cause })?;
     }
-    Ok(Building {
-        lock: std::sync::Mutex::new(Some(lock)),
-        lab: lab.name.clone(),
-        dir,
-        ops: plan(lab),
-    })
+    Ok(plan(lab))
 }
 
 impl Building {
