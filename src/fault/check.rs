@@ -193,3 +193,148 @@ fn undo(u: &Undo, lab: &Lab) -> Result<(), String> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LAB: &str = r#"
+[lab]
+name = "l"
+[[host]]
+name = "host"
+[[namespace]]
+name = "host/ns1"
+[[veth]]
+name = "host/ns1:veth0"
+peer = "host:veth1"
+[[process]]
+node = "host"
+http = 8080
+[[fault]]
+name = "port-down"
+description = "x"
+link_down = { dev = "host:veth1" }
+[[fault]]
+name = "forwarding"
+description = "z"
+sysctl = { node = "host", key = "net.ipv4.ip_forward", value = 1 }
+"#;
+
+    fn record(undo: Vec<Undo>) -> Record {
+        Record {
+            lab: "l".parse().unwrap(),
+            fault: "port-down".into(),
+            action: String::new(),
+            changes: Vec::new(),
+            undo,
+        }
+    }
+
+    #[test]
+    fn only_the_labs_own_names_and_commands_pass() {
+        let lab = Lab::from_source(LAB).unwrap();
+        let ns = || "vx.l.host".to_string();
+        let argv = process::command_line(&lab, 0);
+        let good = vec![
+            Undo::LinkUp {
+                netns: ns(),
+                dev: "veth1".into(),
+            },
+            Undo::Sysctl {
+                netns: ns(),
+                key: "net.ipv4.ip_forward".into(),
+                value: "0".into(),
+            },
+            Undo::StartProcess {
+                netns: ns(),
+                argv: argv.clone(),
+                ready: None,
+            },
+            Undo::AddNeigh {
+                netns: "vx.l.host.ns1".into(),
+                dev: "veth0".into(),
+                to: "10.0.0.1".parse().unwrap(),
+                lladdr: "02:00:00:00:00:01".into(),
+            },
+        ];
+        assert_eq!(check(&record(good), &lab, "port-down"), Ok(()));
+        let bad: Vec<(Undo, &str)> = vec![
+            (
+                Undo::LinkUp {
+                    netns: "../netns/vx.other.host".into(),
+                    dev: "veth1".into(),
+                },
+                "is not one of lab `l`'s",
+            ),
+            (
+                Undo::LinkUp {
+                    netns: "vx.other.host".into(),
+                    dev: "veth1".into(),
+                },
+                "is not one of lab `l`'s",
+            ),
+            (
+                Undo::Mtu {
+                    netns: ns(),
+                    dev: "../x".into(),
+                    mtu: 1500,
+                },
+                "not a valid interface name",
+            ),
+            (
+                Undo::Sysctl {
+                    netns: ns(),
+                    key: "kernel.core_pattern".into(),
+                    value: "|/tmp/x".into(),
+                },
+                "not one the lab's faults set",
+            ),
+            (
+                Undo::StartProcess {
+                    netns: ns(),
+                    argv: vec!["sh".into(), "-c".into(), "id".into()],
+                    ready: None,
+                },
+                "not one of the lab's processes",
+            ),
+            (
+                Undo::StopProcess {
+                    netns: ns(),
+                    argv: vec!["sshd".into()],
+                },
+                "not one of the lab's processes",
+            ),
+            (
+                Undo::AddFdb {
+                    netns: ns(),
+                    dev: "veth1".into(),
+                    mac: "garbage".into(),
+                    dst: None,
+                    self_: false,
+                },
+                "is not a MAC address",
+            ),
+        ];
+        for (u, why) in bad {
+            let e = check(&record(vec![u.clone()]), &lab, "port-down").unwrap_err();
+            assert!(e.contains(why), "{u:?}: {e}");
+        }
+        let mut other = record(Vec::new());
+        other.lab = "m".parse().unwrap();
+        assert!(check(&other, &lab, "port-down").is_err());
+        assert!(check(&record(Vec::new()), &lab, "forwarding").is_err());
+    }
+
+    #[test]
+    fn an_unreadable_mac_never_becomes_a_flood_entry() {
+        let u = Undo::AddFdb {
+            netns: "vx.l.host".into(),
+            dev: "vxlan0".into(),
+            mac: "not-a-mac".into(),
+            dst: Some("192.0.2.1".parse().unwrap()),
+            self_: true,
+        };
+        assert!(u.ops().is_empty(), "{:?}", u.ops());
+    }
+}
