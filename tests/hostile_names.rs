@@ -332,6 +332,9 @@ fn a_symlink_planted_as_a_record_is_refused_and_not_followed() {
     }
 }
 
+/// A change made to a fault record by hand.
+type Attack = Box<dyn Fn(&mut serde_json::Value)>;
+
 /// Rewrites fault record `fault` of `lab` with `tamper`.
 fn tamper(lab: &LabName, fault: &str, tamper: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
     let p = vxlab::fault::record::path(lab, fault);
@@ -385,7 +388,6 @@ fn a_tampered_fault_record_is_refused_and_other_labs_are_left_alone() {
     let host_name = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
     let (a2, b2, pw) = (a.clone(), b.clone(), pwned.display().to_string());
     let hn = host_name.trim().to_string();
-    type Attack = Box<dyn Fn(&mut serde_json::Value)>;
     let attacks: Vec<(&str, Attack, &str)> = vec![
         (
             "port-down",

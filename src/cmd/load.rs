@@ -61,7 +61,11 @@ fn directory_given(arg: &str) -> String {
     let mut tomls: Vec<String> = std::fs::read_dir(arg)
         .map(|d| {
             d.filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .filter(|n| n.ends_with(".toml"))
+                .filter(|n| {
+                    Path::new(n)
+                        .extension()
+                        .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+                })
                 .collect()
         })
         .unwrap_or_default();

@@ -113,10 +113,7 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode> {
         None => lifecycle::labs_up(),
     };
     if a.json {
-        let labs = names
-            .iter()
-            .map(|n| read_lab(n))
-            .collect::<Result<Vec<_>>>()?;
+        let labs = names.iter().map(read_lab).collect::<Result<Vec<_>>>()?;
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({ "labs": labs }))?
