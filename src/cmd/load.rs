@@ -113,6 +113,7 @@ pub fn lab_name(arg: &str) -> Result<LabName> {
 /// `HOST/NAME`).
 pub fn check_node(node: &str) -> Result<()> {
     vxlab::model::check_node_id(node).map_err(|why| {
+        let why = why.split(';').next().unwrap_or_default();
         anyhow::anyhow!(
             "`{}` is not a valid node: {why}; a node is HOST or HOST/NAME, each of letters, \
              digits, `_` and `-` (`vxlab status LAB` lists them)",

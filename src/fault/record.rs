@@ -236,7 +236,7 @@ pub struct Record {
 pub fn check_fault_name(fault: &str) -> Result<(), FaultError> {
     check_word(fault, 32).map_err(|why| FaultError::BadName {
         fault: fault.to_string(),
-        why,
+        why: why.split(';').next().unwrap_or_default().to_string(),
     })
 }
 

@@ -184,7 +184,8 @@ impl LabName {
     pub fn new(name: &str) -> Result<Self, BadLabName> {
         check_lab_name(name).map_err(|why| BadLabName {
             name: name.to_string(),
-            why,
+            // The rule itself follows in the message.
+            why: why.split(';').next().unwrap_or_default().to_string(),
         })?;
         Ok(Self(name.to_string()))
     }

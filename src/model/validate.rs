@@ -48,10 +48,7 @@ pub(super) fn validate(s: &Scenario) -> Result<Lab, Vec<Diagnostic>> {
         masters: HashMap::new(),
     };
     let name = LabName::new(&c.lab).unwrap_or_else(|e| {
-        c.err(
-            s.lab.name.span(),
-            format!("`{}` is not a valid lab name: {}", c.lab, e.why),
-        );
+        c.err(s.lab.name.span(), e.to_string());
         LabName::new("invalid").expect("a valid name")
     });
     let mut lab = Lab {
