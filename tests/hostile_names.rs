@@ -533,3 +533,38 @@ fn a_lab_being_worked_on_does_not_hold_up_another() {
     assert!(lifecycle::lock_lab(&busy, false).unwrap().is_none());
     held.release_removed();
 }
+
+#[test]
+fn a_failed_step_says_why_once_then_that_the_lab_was_removed() {
+    require_root!();
+    let mut s = Scratch::new("words");
+    let name = unique_name("words");
+    s.labs.push(name.clone());
+    let out = Command::new(env!("CARGO_BIN_EXE_vxlab"))
+        .args(["up", "-q", "--name", name.as_str(), &s.scenario()])
+        .env(lifecycle::FAIL_AT_STEP_ENV, "3")
+        .output()
+        .expect("run vxlab up");
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    let cause = "failure injected at this step";
+    assert!(
+        said.contains(&format!("step 3 of 12 failed because {cause}")),
+        "{said}"
+    );
+    assert_eq!(
+        said.matches(cause).count(),
+        1,
+        "the cause is said twice: {said}"
+    );
+    assert!(
+        said.trim_end()
+            .ends_with("everything the lab had created was removed"),
+        "{said}"
+    );
+    assert!(lifecycle::namespaces_of(&name).is_empty());
+    assert!(!lifecycle::state_dir(&name).exists());
+    // `lint` of a directory says it is one.
+    let out = vxlab_in(&s.dir, &["lint", "v"]);
+    assert!(text(&out).contains("`v` is a directory"), "{}", text(&out));
+}
