@@ -449,13 +449,20 @@ pub struct Collected {
 pub async fn gc<K: Kernel>(kernel: &mut K) -> Result<Vec<Collected>, UpError> {
     let mut out = Vec::new();
     for lab in labs_up() {
+        // A finished lab is left alone without taking (and so making) its lock.
+        if is_complete(&lab) && !namespaces_of(&lab).is_empty() {
+            continue;
+        }
         // Holding its lock, no `up` of it is half way: unfinished now, it is an orphan.
         let Some(lock) = lock_lab(&lab, false)? else {
             continue;
         };
         let has_ns = !namespaces_of(&lab).is_empty();
         let reason = match (has_ns, state::has_lab_dir(&lab), is_complete(&lab)) {
-            (true, _, true) | (false, false, _) => continue,
+            (true, _, true) | (false, false, _) => {
+                lock.release_removed();
+                continue;
+            }
             (true, false, _) => "namespaces without a record",
             (true, true, false) => "an `up` that did not finish",
             (false, true, _) => "a record without namespaces",
