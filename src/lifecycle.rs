@@ -88,6 +88,7 @@ const LOCK_DIR: &str = ".locks";
 pub struct LabLock {
     flock: Flock<File>,
     path: PathBuf,
+    _shared: Flock<File>,
 }
 
 impl LabLock {
@@ -109,11 +110,23 @@ pub fn lock_lab(lab: &LabName, wait: bool) -> Result<Option<LabLock>, UpError> {
         path: path.clone(),
         cause,
     };
+    state::make_root()
+        .and_then(|()| state::make_dir_at(&dir))
+        .map_err(state)?;
+    // Shared among labs; exclusive only for vxlab versions that locked every lab at once
+    // with a `flock` on /run/vxlab itself, so those and these never overlap.
+    let root = File::open(STATE_DIR).map_err(state)?;
+    let shared = match Flock::lock(root, FlockArg::LockSharedNonblock) {
+        Ok(f) => f,
+        Err(_) if !wait => return Ok(None),
+        Err((root, _)) => {
+            eprintln!("vxlab: waiting for an older vxlab to finish building or removing a lab…");
+            Flock::lock(root, FlockArg::LockShared).map_err(|_| UpError::Busy(lab.to_string()))?
+        }
+    };
     let mut said = false;
     loop {
-        state::make_root()
-            .and_then(|()| state::make_dir_at(&dir))
-            .map_err(state)?;
+        state::make_dir_at(&dir).map_err(state)?;
         let file = File::options()
             .read(true)
             .write(true)
@@ -142,7 +155,11 @@ pub fn lock_lab(lab: &LabName, wait: bool) -> Result<Option<LabLock>, UpError> {
         let held = flock.metadata().map_err(state)?;
         if fs::symlink_metadata(&path).is_ok_and(|m| m.ino() == held.ino() && m.dev() == held.dev())
         {
-            return Ok(Some(LabLock { flock, path }));
+            return Ok(Some(LabLock {
+                flock,
+                path,
+                _shared: shared,
+            }));
         }
     }
 }
