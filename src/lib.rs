@@ -24,6 +24,7 @@ pub mod plan;
 pub mod process;
 pub mod rootless;
 pub mod scenario;
+pub mod state;
 pub mod sys;
 pub mod trace;
 pub mod ui;

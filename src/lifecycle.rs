@@ -1,22 +1,23 @@
-//! Bringing labs up and down: all-or-nothing `up`, idempotent `down`, one lab at a time per
-//! name (a lock), and the record of which labs are up.
+//! Bringing labs up and down: all-or-nothing `up`, idempotent `down`, one vxlab at a time
+//! per lab (a lock per lab name), and the record of which labs are up.
 //!
 //! Ownership is by name: every namespace of lab `L` is called `vx.L.*`, so `down` finds
 //! everything even when `up` was killed half way and left no record.
 
 use std::fs::{self, File};
 use std::io;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
 
 use crate::kernel::{Kernel, KernelError, Teardown};
-use crate::model::{Lab, OvsDatapath, netns_prefix};
+use crate::model::{Lab, LabName, OvsDatapath, netns_prefix};
 use crate::netns;
 use crate::plan::{Op, plan};
+use crate::state;
 
-/// Where vxlab keeps its records of running labs.
-pub const STATE_DIR: &str = "/run/vxlab";
+pub use crate::state::STATE_DIR;
 
 /// Environment variable of the failure-injection test hook: `vxlab up` fails at this
 /// 1-based step (see [`crate::kernel::FailAt`]).
@@ -40,7 +41,7 @@ pub enum UpError {
     #[error("{0}")]
     Preflight(String),
     /// A step failed; everything was rolled back.
-    #[error("step {step} of {total} failed: {command}\n  {source}\neverything the lab had created was removed{}", rollback_note(.rollback))]
+    #[error("step {step} of {total} failed because {cause}\n  the step: {command}\nthe lab was rolled back: everything the lab had created was removed{}", rollback_note(.rollback))]
     Step {
         /// 1-based step number.
         step: usize,
@@ -48,18 +49,19 @@ pub enum UpError {
         total: usize,
         /// The equivalent shell command.
         command: String,
-        /// What the kernel said.
-        source: Box<KernelError>,
+        /// What the kernel said (in the message, not as the error's source: it was
+        /// said once already).
+        cause: Box<KernelError>,
         /// What the rollback did.
         rollback: Box<Teardown>,
     },
     /// Recording the lab failed.
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}: {cause}")]
     State {
         /// File.
         path: PathBuf,
-        /// Cause.
-        source: io::Error,
+        /// Cause (in the message, not as the error's source: it was said once already).
+        cause: io::Error,
     },
 }
 
@@ -67,42 +69,108 @@ fn rollback_note(t: &Teardown) -> String {
     if t.errors.is_empty() {
         String::new()
     } else {
-        format!(" except:\n  {}", t.errors.join("\n  "))
+        format!(
+            ", except what follows (remove it with `vxlab down`):\n  {}",
+            t.errors.join("\n  ")
+        )
     }
 }
 
 /// The record directory of lab `lab`.
-pub fn state_dir(lab: &str) -> PathBuf {
-    Path::new(STATE_DIR).join(lab)
+pub fn state_dir(lab: &LabName) -> PathBuf {
+    state::lab_dir(lab)
 }
 
-/// Holds the lock on building and removing labs while alive.
+/// Directory of the labs' lock files (not a valid lab name, so never taken for a lab).
+const LOCK_DIR: &str = ".locks";
+
+/// Holds the lock of one lab while alive: no other vxlab builds, removes or collects it.
 pub struct LabLock {
-    _flock: Flock<File>,
+    flock: Flock<File>,
+    path: PathBuf,
+    _shared: Flock<File>,
 }
 
-/// Takes the lock that serialises `up` and `down` (a `flock` on [`STATE_DIR`] itself, so
-/// no lock file is left behind). Waits while another vxlab builds or removes a lab.
-pub fn lock(lab: &str) -> Result<LabLock, UpError> {
-    let state = |source| UpError::State {
-        path: PathBuf::from(STATE_DIR),
-        source,
+impl LabLock {
+    /// Releases the lock and deletes its file (once the lab is gone, or was never built): a
+    /// vxlab waiting on the deleted file sees it was replaced and locks the new one.
+    pub fn release_removed(self) {
+        let _ = fs::remove_file(&self.path);
+        drop(self.flock);
+    }
+}
+
+/// Takes lab `lab`'s lock (a `flock` on `/run/vxlab/.locks/LAB`), so `up` and `down` of one
+/// lab never overlap while those of different labs never wait on each other. With `wait`,
+/// waits (saying so) while another vxlab works on the lab; without, `Ok(None)` if it does.
+pub fn lock_lab(lab: &LabName, wait: bool) -> Result<Option<LabLock>, UpError> {
+    let dir = Path::new(STATE_DIR).join(LOCK_DIR);
+    let path = dir.join(lab.as_str());
+    let state = |cause| UpError::State {
+        path: path.clone(),
+        cause,
     };
-    fs::create_dir_all(STATE_DIR).map_err(state)?;
-    let dir = File::open(STATE_DIR).map_err(state)?;
-    match Flock::lock(dir, FlockArg::LockExclusiveNonblock) {
-        Ok(flock) => Ok(LabLock { _flock: flock }),
-        Err((dir, _)) => {
-            eprintln!("vxlab: waiting for another vxlab to finish building or removing a lab…");
-            Flock::lock(dir, FlockArg::LockExclusive)
-                .map(|flock| LabLock { _flock: flock })
-                .map_err(|_| UpError::Busy(lab.to_string()))
+    state::make_root()
+        .and_then(|()| state::make_dir_at(&dir))
+        .map_err(state)?;
+    // Shared among labs; exclusive only for vxlab versions that locked every lab at once
+    // with a `flock` on /run/vxlab itself, so those and these never overlap.
+    let root = File::open(STATE_DIR).map_err(state)?;
+    let shared = match Flock::lock(root, FlockArg::LockSharedNonblock) {
+        Ok(f) => f,
+        Err(_) if !wait => return Ok(None),
+        Err((root, _)) => {
+            eprintln!("vxlab: waiting for an older vxlab to finish building or removing a lab…");
+            Flock::lock(root, FlockArg::LockShared).map_err(|_| UpError::Busy(lab.to_string()))?
+        }
+    };
+    let mut said = false;
+    loop {
+        state::make_dir_at(&dir).map_err(state)?;
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(&path)
+            .map_err(state)?;
+        let flock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(flock) => flock,
+            Err(_) if !wait => return Ok(None),
+            Err((file, _)) => {
+                if !said {
+                    eprintln!(
+                        "vxlab: waiting for another vxlab to finish building or removing lab `{lab}`…"
+                    );
+                    said = true;
+                }
+                Flock::lock(file, FlockArg::LockExclusive)
+                    .map_err(|_| UpError::Busy(lab.to_string()))?
+            }
+        };
+        // The holder before us may have removed the lab and its lock file: lock the
+        // file that is there now.
+        let held = flock.metadata().map_err(state)?;
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.ino() == held.ino() && m.dev() == held.dev())
+        {
+            return Ok(Some(LabLock {
+                flock,
+                path,
+                _shared: shared,
+            }));
         }
     }
 }
 
+/// Takes lab `lab`'s lock, waiting while another vxlab works on it.
+pub fn lock(lab: &LabName) -> Result<LabLock, UpError> {
+    lock_lab(lab, true)?.ok_or_else(|| UpError::Busy(lab.to_string()))
+}
+
 /// Namespaces of lab `lab` that exist now.
-pub fn namespaces_of(lab: &str) -> Vec<String> {
+pub fn namespaces_of(lab: &LabName) -> Vec<String> {
     let prefix = netns_prefix(lab);
     netns::list()
         .into_iter()
@@ -110,19 +178,18 @@ pub fn namespaces_of(lab: &str) -> Vec<String> {
         .collect()
 }
 
-/// Names of every lab with a namespace or a record on this machine.
-pub fn labs_up() -> Vec<String> {
-    let mut labs: Vec<String> = netns::list()
+/// Names of every lab with a namespace or a record on this machine. Names that are not
+/// valid lab names (so not vxlab's) are left out.
+pub fn labs_up() -> Vec<LabName> {
+    let mut labs: Vec<LabName> = netns::list()
         .iter()
-        .filter_map(|n| n.strip_prefix("vx.")?.split('.').next().map(str::to_string))
+        .filter_map(|n| LabName::new(n.strip_prefix("vx.")?.split('.').next()?).ok())
         .collect();
     if let Ok(d) = fs::read_dir(STATE_DIR) {
         labs.extend(d.filter_map(|e| {
             let e = e.ok()?;
-            e.file_type()
-                .ok()?
-                .is_dir()
-                .then(|| e.file_name().into_string().ok())?
+            let name = LabName::new(e.file_name().to_str()?).ok()?;
+            e.file_type().ok()?.is_dir().then_some(name)
         }));
     }
     labs.sort();
@@ -134,16 +201,17 @@ pub fn labs_up() -> Vec<String> {
 pub const EMULATED_IPVS_FILE: &str = "emulated-ipvs";
 
 /// Whether lab `name` was brought up with its IPVS services emulated.
-pub fn recorded_ipvs_emulated(name: &str) -> bool {
-    state_dir(name).join(EMULATED_IPVS_FILE).exists()
+pub fn recorded_ipvs_emulated(name: &LabName) -> bool {
+    state::has_lab_dir(name) && state_dir(name).join(EMULATED_IPVS_FILE).exists()
 }
 
 /// File in a lab's record directory naming the datapath of its Open vSwitch bridges.
 pub const OVS_DATAPATH_FILE: &str = "ovs-datapath";
 
 /// The datapath lab `name`'s Open vSwitch bridges were built on, if it runs OVS.
-pub fn recorded_ovs_datapath(name: &str) -> Option<OvsDatapath> {
-    fs::read_to_string(state_dir(name).join(OVS_DATAPATH_FILE))
+pub fn recorded_ovs_datapath(name: &LabName) -> Option<OvsDatapath> {
+    state::existing_lab_dir(name).ok()??;
+    state::read_file(&state_dir(name).join(OVS_DATAPATH_FILE))
         .ok()?
         .trim()
         .parse()
@@ -268,47 +336,76 @@ pub async fn up<K: Kernel>(
 /// A lab being built one operation at a time (see [`begin`]): holds the lock while alive.
 /// Dropped half way, it leaves the lab half built; remove it with [`down`].
 pub struct Building {
-    _lock: LabLock,
-    lab: String,
+    lock: std::sync::Mutex<Option<LabLock>>,
+    lab: LabName,
     dir: PathBuf,
     /// The plan, in order.
     pub ops: Vec<Op>,
 }
 
 /// Starts building `lab`: takes the lock, checks that the lab is not up and that this
-/// machine can build it, and records `source`. Then apply each step with
+/// machine can build it, and records `source` (a stale record, of a lab whose namespaces
+/// vanished without `down`, is cleared first, saying so). Then apply each step with
 /// [`Building::step`], in order.
 pub fn begin(lab: &Lab, source: &str) -> Result<Building, UpError> {
     let lock = lock(&lab.name)?;
+    match start(lab, source) {
+        Ok(ops) => Ok(Building {
+            lock: std::sync::Mutex::new(Some(lock)),
+            lab: lab.name.clone(),
+            dir: state_dir(&lab.name),
+            ops,
+        }),
+        Err(e) => {
+            lock.release_removed();
+            Err(e)
+        }
+    }
+}
+
+/// [`begin`] once the lock is held: the plan.
+fn start(lab: &Lab, source: &str) -> Result<Vec<Op>, UpError> {
     if let Some(found) = namespaces_of(&lab.name).into_iter().next() {
         return Err(UpError::AlreadyUp {
-            lab: lab.name.clone(),
+            lab: lab.name.to_string(),
             found,
         });
     }
     preflight(lab)?;
     let dir = state_dir(&lab.name);
+    let stale = state::existing_lab_dir(&lab.name).map_err(|cause| UpError::State {
+        path: dir.clone(),
+        cause,
+    })?;
+    if stale.is_some() {
+        fs::remove_dir_all(&dir).map_err(|cause| UpError::State {
+            path: dir.clone(),
+            cause,
+        })?;
+        eprintln!(
+            "vxlab: lab `{}` had a record ({}) but none of its namespaces: they vanished \
+             without `vxlab down`; cleared the stale record (its planted faults and exercise \
+             progress with it)",
+            lab.name,
+            dir.display()
+        );
+    }
     let file = dir.join("scenario.toml");
-    fs::create_dir_all(&dir)
-        .and_then(|()| fs::write(&file, source))
-        .map_err(|source| UpError::State { path: file, source })?;
+    state::make_lab_dir(&lab.name)
+        .and_then(|_| state::write_file(&file, source))
+        .map_err(|cause| UpError::State { path: file, cause })?;
     if lab.ipvs_emulated() {
         let file = dir.join(EMULATED_IPVS_FILE);
         let text =
             "IPVS services of this lab are emulated with nftables (vxlab up --emulate-ipvs)\n";
-        fs::write(&file, text).map_err(|source| UpError::State { path: file, source })?;
+        state::write_file(&file, text).map_err(|cause| UpError::State { path: file, cause })?;
     }
     if lab.uses_ovs() {
         let file = dir.join(OVS_DATAPATH_FILE);
         let text = format!("{}\n", lab.ovs_datapath);
-        fs::write(&file, text).map_err(|source| UpError::State { path: file, source })?;
+        state::write_file(&file, text).map_err(|cause| UpError::State { path: file, cause })?;
     }
-    Ok(Building {
-        _lock: lock,
-        lab: lab.name.clone(),
-        dir,
-        ops: plan(lab),
-    })
+    Ok(plan(lab))
 }
 
 impl Building {
@@ -320,18 +417,23 @@ impl Building {
         };
         if let Err(source) = kernel.apply(op).await {
             let rollback = kernel.teardown(&self.lab).await;
-            let _ = fs::remove_dir_all(&self.dir);
+            if state::has_lab_dir(&self.lab) {
+                let _ = fs::remove_dir_all(&self.dir);
+            }
+            if let Some(lock) = self.lock.lock().ok().and_then(|mut l| l.take()) {
+                lock.release_removed();
+            }
             return Err(UpError::Step {
                 step: i + 1,
                 total: self.ops.len(),
                 command: op.command(),
-                source: Box::new(source),
+                cause: Box::new(source),
                 rollback: Box::new(rollback),
             });
         }
         if i + 1 == self.ops.len() {
             let file = self.dir.join(COMPLETE_FILE);
-            fs::write(&file, "").map_err(|source| UpError::State { path: file, source })?;
+            state::write_file(&file, "").map_err(|cause| UpError::State { path: file, cause })?;
         }
         Ok(())
     }
@@ -342,15 +444,15 @@ impl Building {
 const COMPLETE_FILE: &str = "complete";
 
 /// Whether lab `name` finished building.
-pub fn is_complete(name: &str) -> bool {
-    state_dir(name).join(COMPLETE_FILE).exists()
+pub fn is_complete(name: &LabName) -> bool {
+    state::has_lab_dir(name) && state_dir(name).join(COMPLETE_FILE).exists()
 }
 
 /// What `gc` found and removed.
 #[derive(Debug, serde::Serialize)]
 pub struct Collected {
     /// Lab name.
-    pub lab: String,
+    pub lab: LabName,
     /// Why it was taken for an orphan.
     pub reason: String,
     /// What removing it did.
@@ -359,20 +461,31 @@ pub struct Collected {
 
 /// Finds the remains of labs whose `up` was interrupted (namespaces `vx.LAB.*` without a
 /// finished build, or a record without namespaces) and removes them. Labs that are up,
-/// and anything not named like a vxlab lab, are left alone.
+/// labs another vxlab is working on (their lock is held), and anything not named like a
+/// vxlab lab, are left alone.
 pub async fn gc<K: Kernel>(kernel: &mut K) -> Result<Vec<Collected>, UpError> {
-    // Holding the lock, no `up` is half way: an unfinished lab now is an orphan.
-    let _lock = lock("gc")?;
     let mut out = Vec::new();
     for lab in labs_up() {
+        // A finished lab is left alone without taking (and so making) its lock.
+        if is_complete(&lab) && !namespaces_of(&lab).is_empty() {
+            continue;
+        }
+        // Holding its lock, no `up` of it is half way: unfinished now, it is an orphan.
+        let Some(lock) = lock_lab(&lab, false)? else {
+            continue;
+        };
         let has_ns = !namespaces_of(&lab).is_empty();
-        let reason = match (has_ns, state_dir(&lab).exists(), is_complete(&lab)) {
-            (true, _, true) | (false, false, _) => continue,
+        let reason = match (has_ns, state::has_lab_dir(&lab), is_complete(&lab)) {
+            (true, _, true) | (false, false, _) => {
+                lock.release_removed();
+                continue;
+            }
             (true, false, _) => "namespaces without a record",
             (true, true, false) => "an `up` that did not finish",
             (false, true, _) => "a record without namespaces",
         };
         let teardown = remove(&lab, kernel).await;
+        lock.release_removed();
         out.push(Collected {
             lab,
             reason: reason.into(),
@@ -383,24 +496,34 @@ pub async fn gc<K: Kernel>(kernel: &mut K) -> Result<Vec<Collected>, UpError> {
 }
 
 /// Removes lab `name` from the machine, whatever state it is in. Idempotent.
-pub async fn down<K: Kernel>(name: &str, kernel: &mut K) -> Result<Teardown, UpError> {
-    let _lock = lock(name)?;
-    Ok(remove(name, kernel).await)
+pub async fn down<K: Kernel>(name: &LabName, kernel: &mut K) -> Result<Teardown, UpError> {
+    let lock = lock(name)?;
+    let t = remove(name, kernel).await;
+    lock.release_removed();
+    Ok(t)
 }
 
-/// Removes lab `name`; the caller holds the lock.
-async fn remove<K: Kernel>(name: &str, kernel: &mut K) -> Teardown {
+/// Removes lab `name`; the caller holds the lock. A symlink or another user's directory in
+/// place of its record is left alone, and said.
+async fn remove<K: Kernel>(name: &LabName, kernel: &mut K) -> Teardown {
     let mut t = kernel.teardown(name).await;
     let dir = state_dir(name);
-    if dir.exists()
-        && let Err(e) = fs::remove_dir_all(&dir)
-    {
-        t.errors.push(format!("remove {}: {e}", dir.display()));
+    match state::existing_lab_dir(name) {
+        Ok(None) => {}
+        Ok(Some(_)) => {
+            if let Err(e) = fs::remove_dir_all(&dir) {
+                t.errors.push(format!("remove {}: {e}", dir.display()));
+            }
+        }
+        Err(e) => t.errors.push(e.to_string()),
     }
     t
 }
 
 /// The scenario text recorded when lab `name` was brought up.
-pub fn recorded_source(name: &str) -> io::Result<String> {
-    fs::read_to_string(state_dir(name).join("scenario.toml"))
+pub fn recorded_source(name: &LabName) -> io::Result<String> {
+    if state::existing_lab_dir(name)?.is_none() {
+        return Err(io::ErrorKind::NotFound.into());
+    }
+    state::read_file(&state_dir(name).join("scenario.toml"))
 }

@@ -1,8 +1,9 @@
 //! Processes that live in a lab's namespaces: starting the scenario's programs, and
 //! finding and stopping every process inside a namespace (whoever started it).
 
-use std::fs::{self, File};
+use std::fs;
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -38,7 +39,15 @@ pub fn spawn(ns: &str, program: &Program, log: &Path, exe: Option<&Path>) -> io:
         Program::Http { port, .. } => Some(*port),
         Program::Command(_) => None,
     };
-    let out = File::create(log)?;
+    // A new log is private to the user whatever the umask, and never written through a
+    // symlink planted in its place.
+    let out = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(log)?;
     let err = out.try_clone()?;
     netns::run_in(ns, move || {
         let child = Command::new(&args[0])

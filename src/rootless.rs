@@ -181,33 +181,74 @@ pub fn in_user_namespace() -> bool {
 }
 
 /// The directory recording the user's world: `$XDG_RUNTIME_DIR/vxlab`, else
-/// `/tmp/vxlab-UID`; made private to the user, and refused if anyone else could write it.
+/// `/tmp/vxlab-UID`, else (someone else made that one: in sticky `/tmp` the user cannot
+/// remove it) `$HOME/.cache/vxlab`. Made private to the user; refused if anyone else owns it.
 fn home() -> Result<PathBuf, RootlessError> {
     let uid = getuid().as_raw();
-    let dir = std::env::var_os("XDG_RUNTIME_DIR")
+    if let Some(xdg) = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .filter(|d| d.is_absolute() && d.is_dir())
-        .map_or_else(
-            || PathBuf::from(format!("/tmp/vxlab-{uid}")),
-            |d| d.join("vxlab"),
-        );
-    match DirBuilder::new().mode(0o700).create(&dir) {
+    {
+        return private_dir(&xdg.join("vxlab"), uid);
+    }
+    let tmp = PathBuf::from(format!("/tmp/vxlab-{uid}"));
+    let tmp_err = match private_dir(&tmp, uid) {
+        Ok(d) => return Ok(d),
+        // Ours, but open to others: the user can close it (the error says how).
+        Err(e) if fs::symlink_metadata(&tmp).is_ok_and(|m| m.is_dir() && m.uid() == uid) => {
+            return Err(e);
+        }
+        Err(e) => e,
+    };
+    let Some(home) = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .filter(|d| d.is_absolute() && d.is_dir())
+    else {
+        return Err(advice(tmp_err));
+    };
+    let cache = home.join(".cache");
+    if let Err(e) = DirBuilder::new().recursive(true).mode(0o700).create(&cache) {
+        return Err(advice(io_step(format!("create {}", cache.display()))(e)));
+    }
+    private_dir(&cache.join("vxlab"), uid).map_err(|_| advice(tmp_err))
+}
+
+/// `e` (about `/tmp/vxlab-UID`), with what the user can do about it.
+fn advice(e: RootlessError) -> RootlessError {
+    match e {
+        RootlessError::Home { path, why } => RootlessError::Home {
+            why: format!(
+                "{why}; set XDG_RUNTIME_DIR to a directory only you can write (e.g. `mkdir -m \
+                 700 ~/.run && export XDG_RUNTIME_DIR=~/.run`), or ask the administrator to \
+                 remove {}",
+                path.display()
+            ),
+            path,
+        },
+        e => e,
+    }
+}
+
+/// Makes directory `dir` (mode 0700) if needed, and checks that it is a real directory
+/// of user `uid` that nobody else may use.
+fn private_dir(dir: &Path, uid: u32) -> Result<PathBuf, RootlessError> {
+    match DirBuilder::new().mode(0o700).create(dir) {
         Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
             return Err(io_step(format!("create {}", dir.display()))(e));
         }
         _ => {}
     }
     let refuse = |why: String| RootlessError::Home {
-        path: dir.clone(),
+        path: dir.to_path_buf(),
         why,
     };
-    let meta = fs::symlink_metadata(&dir).map_err(|e| refuse(e.to_string()))?;
+    let meta = fs::symlink_metadata(dir).map_err(|e| refuse(e.to_string()))?;
     if !meta.is_dir() {
-        return Err(refuse("not a directory; remove it".into()));
+        return Err(refuse("not a directory (made by someone else?)".into()));
     }
     if meta.uid() != uid {
         return Err(refuse(format!(
-            "owned by uid {}, not by you (uid {uid}); remove it",
+            "owned by uid {}, not by you (uid {uid})",
             meta.uid()
         )));
     }
@@ -217,7 +258,7 @@ fn home() -> Result<PathBuf, RootlessError> {
             meta.mode() & 0o777
         )));
     }
-    Ok(dir)
+    Ok(dir.to_path_buf())
 }
 
 /// The world's holder, if the record names a process that is still that holder.

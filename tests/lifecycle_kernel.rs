@@ -115,7 +115,13 @@ fn root_tables() -> String {
 
 /// Checks that lab `name`'s failed `up` at step `k` of `file` left nothing, compared with
 /// `machine` and `root` from before.
-fn assert_nothing_left(file: &str, k: usize, name: &str, machine: &Machine, root: &str) {
+fn assert_nothing_left(
+    file: &str,
+    k: usize,
+    name: &vxlab::model::LabName,
+    machine: &Machine,
+    root: &str,
+) {
     assert!(
         lifecycle::namespaces_of(name).is_empty(),
         "{file} step {k}: namespaces left: {:?}",

@@ -242,7 +242,7 @@ fn ping_walk_and_fdb_deletion_show_live_and_quit_restores_the_terminal() {
         "echo left off:\n{after}"
     );
     assert!(
-        !vxlab::lifecycle::namespaces_of(&lab).is_empty(),
+        !vxlab::lifecycle::namespaces_of(&vxlab::model::LabName::new(&lab).unwrap()).is_empty(),
         "an attached lab must be left up"
     );
     let down = run(BIN, &["down", &lab]);
@@ -251,5 +251,5 @@ fn ping_walk_and_fdb_deletion_show_live_and_quit_restores_the_terminal() {
         "down: {}",
         String::from_utf8_lossy(&down.stderr)
     );
-    assert!(vxlab::lifecycle::namespaces_of(&lab).is_empty());
+    assert!(vxlab::lifecycle::namespaces_of(&vxlab::model::LabName::new(&lab).unwrap()).is_empty());
 }

@@ -17,7 +17,7 @@ pub fn node_of_netns(lab: &str, ns: &str) -> String {
 
 /// Every interface (except `lo`) of every namespace of running lab `lab`, as capture
 /// points in both directions. Must run inside a tokio runtime.
-pub async fn lab_points(lab: &str) -> std::io::Result<Vec<Point>> {
+pub async fn lab_points(lab: &crate::model::LabName) -> std::io::Result<Vec<Point>> {
     use rtnetlink::packet_route::link::LinkAttribute;
     let mut points = Vec::new();
     for ns in namespaces_of(lab) {

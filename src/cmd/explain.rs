@@ -62,6 +62,7 @@ fn target(a: &ExplainArgs) -> Result<(Ipv4Addr, Option<u16>)> {
 pub fn explain(a: &ExplainArgs) -> Result<ExitCode> {
     require_root("explain")?;
     let lab = running(&a.lab)?.lab;
+    super::load::check_node(&a.from)?;
     let (to, port) = target(a)?;
     let proto = match (port, a.udp) {
         (None, _) => Proto::Icmp,

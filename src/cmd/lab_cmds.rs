@@ -169,9 +169,7 @@ pub fn lint(a: &LintArgs) -> Result<ExitCode> {
 pub fn up(a: &UpArgs) -> Result<ExitCode> {
     let mut l = load(&a.lab)?;
     if let Some(name) = &a.name {
-        vxlab::model::check_lab_name(name)
-            .map_err(|why| anyhow::anyhow!("`{name}` is not a valid lab name: {why}"))?;
-        l.lab = l.lab.renamed(name);
+        l.lab = l.lab.renamed(&vxlab::model::LabName::new(name)?);
     }
     if a.emulate_ipvs {
         l.lab = l.lab.emulate_ipvs();
@@ -325,8 +323,10 @@ pub fn down(a: &DownArgs) -> Result<ExitCode> {
     require_root("down")?;
     let rt = runtime()?;
     let t = rt.block_on(lifecycle::down(&name, &mut Netlink::new()))?;
-    if t.namespaces.is_empty() && t.errors.is_empty() {
-        println!("lab `{name}` is not up; nothing to remove");
+    if t.namespaces.is_empty() {
+        if t.errors.is_empty() {
+            println!("lab `{name}` is not up; nothing to remove");
+        }
     } else {
         println!(
             "lab `{name}` removed: {} namespaces, {} processes stopped",
@@ -347,19 +347,20 @@ pub fn down(a: &DownArgs) -> Result<ExitCode> {
 /// `vxlab exec`
 pub fn exec(a: &ExecArgs) -> Result<ExitCode> {
     require_root("exec")?;
-    let ns = netns_name(&a.lab, &a.node);
-    if !netns::exists(&ns) {
-        let nodes: Vec<String> = lifecycle::namespaces_of(&a.lab)
+    let lab = super::load::checked_name(&a.lab)?;
+    let ns = netns_name(&lab, &a.node);
+    if super::load::check_node(&a.node).is_err() || !netns::exists(&ns) {
+        let nodes: Vec<String> = lifecycle::namespaces_of(&lab)
             .iter()
-            .map(|n| node_of(&a.lab, n))
+            .map(|n| node_of(&lab, n))
             .collect();
         if nodes.is_empty() {
             bail!(
-                "lab `{}` is not up; start it with `vxlab up {}`",
-                a.lab,
-                a.lab
+                "lab `{lab}` is not up; start it with `vxlab up {lab}`; {}",
+                super::load::labs_up_note()
             );
         }
+        super::load::check_node(&a.node)?;
         bail!(
             "lab `{}` has no node `{}`; its nodes: {}",
             a.lab,
@@ -414,7 +415,11 @@ pub fn labs() -> Result<ExitCode> {
             .ok()
             .and_then(|l| l.title)
             .unwrap_or_default();
-        let up = if lifecycle::namespaces_of(name).is_empty() {
+        let up = if vxlab::model::LabName::new(name)
+            .map(|n| lifecycle::namespaces_of(&n))
+            .unwrap_or_default()
+            .is_empty()
+        {
             ""
         } else {
             "  [up]"

@@ -11,6 +11,7 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
@@ -59,7 +60,11 @@ pub struct OvsHostArgs {
 pub fn ovs_host(a: &OvsHostArgs) -> Result<ExitCode> {
     let dir = std::path::absolute(&a.dir)
         .with_context(|| format!("bad directory {}", a.dir.display()))?;
-    fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("cannot create {}", dir.display()))?;
     let ready = dir.join("ready");
     let _ = fs::remove_file(&ready);
     let underlays = a

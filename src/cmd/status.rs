@@ -69,9 +69,9 @@ fn ipvs_of(lab: Option<&Lab>, node: &str, ns: &str) -> Result<Vec<ServiceRow>> {
     Ok(rows)
 }
 
-fn read_lab(name: &str) -> Result<LabStatus> {
+fn read_lab(name: &vxlab::model::LabName) -> Result<LabStatus> {
     let rt = runtime()?;
-    let lab = super::load::running(name).ok().map(|l| l.lab);
+    let lab = super::load::running_lab(name).ok().map(|l| l.lab);
     let mut nodes = Vec::new();
     for ns in lifecycle::namespaces_of(name) {
         let tables = rt
@@ -113,10 +113,7 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode> {
         None => lifecycle::labs_up(),
     };
     if a.json {
-        let labs = names
-            .iter()
-            .map(|n| read_lab(n))
-            .collect::<Result<Vec<_>>>()?;
+        let labs = names.iter().map(read_lab).collect::<Result<Vec<_>>>()?;
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({ "labs": labs }))?
@@ -137,7 +134,7 @@ pub fn status(a: &StatusArgs) -> Result<ExitCode> {
 
 /// Prints lab `name`'s nodes with their links and addresses (and, if `full`, routes,
 /// neighbours and FDB).
-pub fn print_lab(name: &str, full: bool) -> Result<()> {
+pub fn print_lab(name: &vxlab::model::LabName, full: bool) -> Result<()> {
     let s = read_lab(name)?;
     if s.nodes.is_empty() {
         println!("lab `{name}` is not up");

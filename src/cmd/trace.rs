@@ -155,6 +155,7 @@ pub(super) fn observe(
 pub fn trace(a: &TraceArgs) -> Result<ExitCode> {
     require_root("trace")?;
     let loaded = running(&a.lab)?;
+    super::load::check_node(&a.from)?;
     let lab = loaded.lab;
     let target = a
         .ping

@@ -14,7 +14,7 @@ use vxlab::ui::{Build, Model, Phase, no_color_requested, run};
 use vxlab::{labs, lifecycle};
 
 use super::lab_cmds::{for_this_kernel, runtime};
-use super::load::{lab_name, load, require_root, running};
+use super::load::{lab_name, load, require_root, running_lab};
 
 /// `vxlab ui [LAB] [--step] [--keep]`
 #[derive(Args)]
@@ -86,7 +86,7 @@ pub fn ui(a: &UiArgs) -> Result<ExitCode> {
                 "lab `{name}` is already up; --step builds a lab from nothing: run `vxlab down {name}` first"
             );
         }
-        (running(&name)?, Phase::Attached)
+        (running_lab(&name)?, Phase::Attached)
     } else {
         let mut l = load(&a.lab)?;
         l.lab = for_this_kernel(l.lab);
@@ -152,7 +152,7 @@ fn capture_summary(r: &CaptureReport) {
 }
 
 /// Removes the lab if the panel built it (unless `--keep` and the build finished).
-fn finish(a: &UiArgs, name: &str, phase: &Phase) -> Result<ExitCode> {
+fn finish(a: &UiArgs, name: &vxlab::model::LabName, phase: &Phase) -> Result<ExitCode> {
     let mut err = std::io::stderr().lock();
     match phase {
         Phase::Attached => {

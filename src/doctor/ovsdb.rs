@@ -272,7 +272,7 @@ fn run(program: &str, args: &[&str]) -> Result<String, String> {
 }
 
 /// Reads the Open vSwitch `host` of running lab `lab` started. Reads only.
-pub fn read(lab: &str, host: &OvsHost) -> OvsState {
+pub fn read(lab: &crate::model::LabName, host: &OvsHost) -> OvsState {
     let dir = host.dir(lab);
     let db = host.db(lab);
     let mut st = OvsState {

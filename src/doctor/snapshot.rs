@@ -135,7 +135,7 @@ impl Snapshot {
     /// An empty snapshot of `lab` with its wiring.
     pub fn wiring_of(lab: &Lab) -> Self {
         let mut s = Self {
-            lab: lab.name.clone(),
+            lab: lab.name.to_string(),
             ..Self::default()
         };
         for v in &lab.veths {

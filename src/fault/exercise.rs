@@ -15,8 +15,9 @@ use serde::{Deserialize, Serialize};
 use super::{FaultError, record};
 use crate::kernel::Netlink;
 use crate::lifecycle::state_dir;
-use crate::model::{Check, Exercise, Lab};
+use crate::model::{Check, Exercise, Lab, LabName};
 use crate::netns;
+use crate::state;
 
 /// How an exercise ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,29 +50,32 @@ pub struct Progress {
     pub failed_checks: BTreeMap<String, usize>,
 }
 
-fn path(lab: &str) -> PathBuf {
+fn path(lab: &LabName) -> PathBuf {
     state_dir(lab).join("exercises.json")
 }
 
 /// The progress of lab `lab` (none yet: empty).
-pub fn load(lab: &str) -> io::Result<Progress> {
-    match fs::read_to_string(path(lab)) {
+pub fn load(lab: &LabName) -> io::Result<Progress> {
+    if state::existing_lab_dir(lab)?.is_none() {
+        return Ok(Progress::default());
+    }
+    match state::read_file(&path(lab)) {
         Ok(t) => serde_json::from_str(&t).map_err(io::Error::other),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Progress::default()),
         Err(e) => Err(e),
     }
 }
 
-fn save(lab: &str, p: &Progress) -> io::Result<()> {
-    fs::create_dir_all(state_dir(lab))?;
-    fs::write(
-        path(lab),
+fn save(lab: &LabName, p: &Progress) -> io::Result<()> {
+    state::make_lab_dir(lab)?;
+    state::write_file(
+        &path(lab),
         serde_json::to_string_pretty(p).map_err(io::Error::other)?,
     )
 }
 
 /// Forgets the progress of lab `lab`.
-pub fn reset(lab: &str) -> io::Result<()> {
+pub fn reset(lab: &LabName) -> io::Result<()> {
     match fs::remove_file(path(lab)) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),

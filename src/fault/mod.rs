@@ -7,6 +7,7 @@
 //! ([`crate::model::Fault`]); this module is the kernel edge that applies them.
 
 mod change;
+mod check;
 pub mod exercise;
 pub mod nat;
 pub mod ovs;
@@ -22,7 +23,7 @@ use rtnetlink::packet_route::neighbour::NeighbourState;
 pub use record::{Record, Undo};
 
 use crate::kernel::{Kernel, KernelError, Netlink};
-use crate::model::{Fault, Lab};
+use crate::model::{Fault, Lab, LabName};
 use crate::nat::NatError;
 use crate::netns;
 use change::{Change, apply, del_message, index, neighbours, prepare, set_mtu};
@@ -100,6 +101,46 @@ pub enum FaultError {
     /// Reading or writing the record failed.
     #[error("fault record: {0}")]
     Record(#[from] io::Error),
+    /// A fault name from the command line or a record is not a fault name.
+    #[error(
+        "`{}` is not a valid fault name: {why}; a fault name is 1 to 32 ASCII letters, \
+         digits, `_` and `-` (`vxlab faults LAB` lists them)",
+        fault.escape_debug()
+    )]
+    BadName {
+        /// The name given.
+        fault: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A record cannot be read.
+    #[error(
+        "fault record {path} cannot be read ({why}); nothing was changed. To put the lab \
+         back as its scenario says, remove it and build it again: `vxlab down {lab}`, then \
+         `vxlab up`"
+    )]
+    CorruptRecord {
+        /// Lab.
+        lab: LabName,
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A record asks for something outside the lab, or not declared by its scenario.
+    #[error(
+        "fault record {path} is refused: {why}; nothing was changed (a record is only \
+         replayed if everything in it belongs to lab `{lab}`). Remove the lab and build it \
+         again: `vxlab down {lab}`, then `vxlab up`"
+    )]
+    Untrusted {
+        /// Lab.
+        lab: LabName,
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        why: String,
+    },
 }
 
 fn kernel_err(command: impl Into<String>) -> impl FnOnce(KernelError) -> FaultError {
@@ -119,11 +160,12 @@ fn nl_err(command: &str) -> impl FnOnce(rtnetlink::Error) -> FaultError + '_ {
 
 /// The fault named `name` of `lab`.
 pub fn find<'a>(lab: &'a Lab, name: &str) -> Result<&'a Fault, FaultError> {
+    record::check_fault_name(name)?;
     lab.faults
         .iter()
         .find(|f| f.name == name)
         .ok_or_else(|| FaultError::Unknown {
-            lab: lab.name.clone(),
+            lab: lab.name.to_string(),
             fault: name.to_string(),
             known: if lab.faults.is_empty() {
                 "none".into()
@@ -143,7 +185,7 @@ pub async fn plant(lab: &Lab, name: &str, nl: &mut Netlink) -> Result<Record, Fa
     let fault = find(lab, name)?;
     if record::load(&lab.name, name)?.is_some() {
         return Err(FaultError::AlreadyPlanted {
-            lab: lab.name.clone(),
+            lab: lab.name.to_string(),
             fault: name.to_string(),
         });
     }
@@ -213,9 +255,15 @@ async fn put_back(u: &Undo, nl: &mut Netlink) -> Result<(), FaultError> {
             // meanwhile, leaving an INCOMPLETE or FAILED entry in the way.
             let h = nl.handle(netns).map_err(kernel_err("open namespace"))?;
             let i = index(&h, netns, dev).await?;
-            let mac: crate::model::Mac = lladdr.parse().unwrap_or(crate::model::Mac([0; 6]));
             let cmd =
                 format!("ip -n {netns} neigh replace {to} lladdr {lladdr} dev {dev} nud permanent");
+            // Never the all-zero MAC in place of an unreadable one (`check` refuses those).
+            let mac: crate::model::Mac = lladdr.parse().map_err(|()| FaultError::Kernel {
+                command: cmd.clone(),
+                source: Box::new(KernelError::Io(io::Error::other(format!(
+                    "`{lladdr}` is not a MAC address"
+                )))),
+            })?;
             h.neighbours()
                 .add(i, *to)
                 .link_layer_address(&mac.0)
@@ -266,11 +314,16 @@ pub async fn fix(lab: &Lab, name: &str, nl: &mut Netlink) -> Result<Record, Faul
     find(lab, name)?;
     let Some(rec) = record::load(&lab.name, name)? else {
         return Err(FaultError::NotPlanted {
-            lab: lab.name.clone(),
+            lab: lab.name.to_string(),
             fault: name.to_string(),
             path: record::path(&lab.name, name).display().to_string(),
         });
     };
+    check::check(&rec, lab, name).map_err(|why| FaultError::Untrusted {
+        lab: lab.name.clone(),
+        path: record::path(&lab.name, name).display().to_string(),
+        why,
+    })?;
     for u in rec.undo.iter().rev() {
         put_back(u, nl).await?;
     }

@@ -112,6 +112,12 @@ fn applied(lab: &Lab, n: &NatRule) -> (String, String, Value, Option<Vec<String>
     }
 }
 
+/// The iptables arguments of every lab NAT rule vxlab applies through iptables: the only
+/// ones a record may ask `fix` to run.
+pub(super) fn lab_iptables_args(lab: &Lab) -> Vec<Vec<String>> {
+    lab.nat.iter().filter_map(|n| applied(lab, n).3).collect()
+}
+
 /// Finds the live rule standing for lab rule `index` in ruleset `ruleset` (as `nft -j
 /// list ruleset` prints it) of namespace `netns`: its handle and how to put it back.
 pub fn find(lab: &Lab, index: usize, netns: &str, ruleset: &Value) -> Option<(u64, SavedRule)> {

@@ -9,9 +9,11 @@ use std::path::PathBuf;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use super::FaultError;
 use crate::lifecycle::state_dir;
-use crate::model::Mac;
+use crate::model::{LabName, Mac, check_word};
 use crate::plan::Op;
+use crate::state;
 
 /// One thing to put back, in the namespace it was taken from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,12 +114,10 @@ pub enum Undo {
     },
 }
 
-fn mac(s: &str) -> Mac {
-    s.parse().unwrap_or(Mac([0; 6]))
-}
-
 impl Undo {
-    /// The plan operations that put this back (the kernel backend applies them).
+    /// The plan operations that put this back (the kernel backend applies them). An
+    /// unreadable MAC gives no operation (a record holding one is refused before `fix`
+    /// acts: see [`super::check`]); it never becomes the all-zero flooding entry.
     pub fn ops(&self) -> Vec<Op> {
         match self.clone() {
             Self::AddFdb {
@@ -126,24 +126,32 @@ impl Undo {
                 mac: m,
                 dst,
                 self_,
-            } => vec![Op::AddFdb {
-                netns,
-                dev,
-                mac: mac(&m),
-                dst,
-                self_,
-            }],
+            } => m
+                .parse()
+                .map(|mac| Op::AddFdb {
+                    netns,
+                    dev,
+                    mac,
+                    dst,
+                    self_,
+                })
+                .into_iter()
+                .collect(),
             Self::AddNeigh {
                 netns,
                 dev,
                 to,
                 lladdr,
-            } => vec![Op::AddNeigh {
-                netns,
-                dev,
-                to,
-                lladdr: mac(&lladdr),
-            }],
+            } => lladdr
+                .parse::<Mac>()
+                .map(|lladdr| Op::AddNeigh {
+                    netns,
+                    dev,
+                    to,
+                    lladdr,
+                })
+                .into_iter()
+                .collect(),
             Self::Sysctl { netns, key, value } => vec![Op::Sysctl { netns, key, value }],
             Self::LinkUp { netns, dev } => vec![Op::LinkUp { netns, dev }],
             Self::AddRoute {
@@ -212,7 +220,7 @@ impl Undo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// Lab name.
-    pub lab: String,
+    pub lab: LabName,
     /// Fault name.
     pub fault: String,
     /// What planting did, one line (the fault's action).
@@ -223,50 +231,81 @@ pub struct Record {
     pub undo: Vec<Undo>,
 }
 
+/// Checks a fault name from outside a scenario (the command line, a record's file name):
+/// as `[[fault]] name` is checked, so it cannot make a path.
+pub fn check_fault_name(fault: &str) -> Result<(), FaultError> {
+    check_word(fault, 32).map_err(|why| FaultError::BadName {
+        fault: fault.to_string(),
+        why: why.split(';').next().unwrap_or_default().to_string(),
+    })
+}
+
 /// Directory of lab `lab`'s planted faults.
-pub fn dir(lab: &str) -> PathBuf {
+pub fn dir(lab: &LabName) -> PathBuf {
     state_dir(lab).join("faults")
 }
 
-/// File of fault `fault` of lab `lab`.
-pub fn path(lab: &str, fault: &str) -> PathBuf {
+/// File of fault `fault` of lab `lab` (`fault` is checked with [`check_fault_name`] first).
+pub fn path(lab: &LabName, fault: &str) -> PathBuf {
     dir(lab).join(format!("{fault}.json"))
 }
 
-/// Writes `r` (before the kernel is changed).
-pub fn save(r: &Record) -> io::Result<()> {
-    fs::create_dir_all(dir(&r.lab))?;
+/// Writes `r` (before the kernel is changed), mode 0600.
+pub fn save(r: &Record) -> Result<(), FaultError> {
+    check_fault_name(&r.fault)?;
+    state::make_sub_dir(&r.lab, "faults")?;
     let text = serde_json::to_string_pretty(r).map_err(io::Error::other)?;
     let p = path(&r.lab, &r.fault);
     let tmp = p.with_extension("json.tmp");
-    fs::write(&tmp, text)?;
-    fs::rename(tmp, p)
+    state::write_file(&tmp, text)?;
+    fs::rename(tmp, p)?;
+    Ok(())
 }
 
-/// The record of planted fault `fault` of lab `lab`, if it is planted.
-pub fn load(lab: &str, fault: &str) -> io::Result<Option<Record>> {
-    match fs::read_to_string(path(lab, fault)) {
-        Ok(t) => serde_json::from_str(&t).map(Some).map_err(io::Error::other),
+/// The record of planted fault `fault` of lab `lab`, if it is planted. A record that
+/// cannot be read is an error naming the file and the way out.
+pub fn load(lab: &LabName, fault: &str) -> Result<Option<Record>, FaultError> {
+    check_fault_name(fault)?;
+    if state::existing_lab_dir(lab)?.is_none() {
+        return Ok(None);
+    }
+    let p = path(lab, fault);
+    let corrupt = |why: String| FaultError::CorruptRecord {
+        lab: lab.clone(),
+        path: p.display().to_string(),
+        why,
+    };
+    match state::read_file(&p) {
+        Ok(t) => serde_json::from_str(&t)
+            .map(Some)
+            .map_err(|e| corrupt(e.to_string())),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
+        Err(e) => Err(corrupt(e.to_string())),
     }
 }
 
 /// Removes the record of fault `fault` (once fixed).
-pub fn remove(lab: &str, fault: &str) -> io::Result<()> {
+pub fn remove(lab: &LabName, fault: &str) -> Result<(), FaultError> {
+    check_fault_name(fault)?;
     match fs::remove_file(path(lab, fault)) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
         _ => Ok(()),
     }
 }
 
-/// Names of the faults of lab `lab` planted now, sorted.
-pub fn planted(lab: &str) -> Vec<String> {
+/// Names of the faults of lab `lab` planted now, sorted (files not named like a fault are
+/// left out).
+pub fn planted(lab: &LabName) -> Vec<String> {
+    if !state::has_lab_dir(lab) {
+        return Vec::new();
+    }
     let mut v: Vec<String> = fs::read_dir(dir(lab))
         .map(|d| {
             d.filter_map(|e| {
                 let name = e.ok()?.file_name().into_string().ok()?;
-                name.strip_suffix(".json").map(str::to_string)
+                let fault = name.strip_suffix(".json")?;
+                check_word(fault, 32).ok()?;
+                Some(fault.to_string())
             })
             .collect()
         })

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use ipnet::Ipv4Net;
 
-use super::{IfRef, Lab, OvsDatapath, Process, Program};
+use super::{IfRef, Lab, LabName, OvsDatapath, Process, Program};
 
 /// The value of option `--name` in `args` (`--name VALUE` or `--name=VALUE`), before
 /// a bare `--`.
@@ -112,22 +112,22 @@ pub struct OvsHost {
 
 impl OvsHost {
     /// Its directory in lab `lab` (as up names it): database, sockets, pid files, logs.
-    pub fn dir(&self, lab: &str) -> PathBuf {
+    pub fn dir(&self, lab: &LabName) -> PathBuf {
         let state = crate::lifecycle::state_dir(lab);
         PathBuf::from(
             self.dir
-                .replace("{lab}", lab)
+                .replace("{lab}", lab.as_str())
                 .replace("{state}", &state.to_string_lossy()),
         )
     }
 
     /// `--db` of `ovs-vsctl`: `unix:DIR/db.sock`.
-    pub fn db(&self, lab: &str) -> String {
+    pub fn db(&self, lab: &LabName) -> String {
         format!("unix:{}", self.dir(lab).join("db.sock").display())
     }
 
     /// The target `ovs-ofctl` reaches bridge `bridge` at: `unix:DIR/BRIDGE.mgmt`.
-    pub fn mgmt(&self, lab: &str, bridge: &str) -> String {
+    pub fn mgmt(&self, lab: &LabName, bridge: &str) -> String {
         format!(
             "unix:{}",
             self.dir(lab).join(format!("{bridge}.mgmt")).display()
@@ -300,9 +300,10 @@ mod tests {
         assert_eq!(h2.flows.len(), 2);
         assert_eq!(h2.underlays, [("eth0".to_string(), "br-phy".to_string())]);
         assert!(
-            h2.db("x").ends_with("/x/ovs-host2/db.sock"),
+            h2.db(&LabName::new("x").unwrap())
+                .ends_with("/x/ovs-host2/db.sock"),
             "{}",
-            h2.db("x")
+            h2.db(&LabName::new("x").unwrap())
         );
         assert!(!ovs.processes[h2.process].serves());
     }

@@ -20,7 +20,10 @@ use serde::Serialize;
 pub use balance::{Forward, IpvsReal, IpvsService, KubeProxy, SCHEDULERS, Service};
 pub use fault::{Check, Exercise, Fault, FaultAction};
 pub use managed::{Agent, OvsHost};
-pub use names::{IfRef, Mac, netns_name, netns_prefix};
+pub use names::{
+    BadLabName, IfRef, LAB_NAME_MAX, LAB_NAME_RULE, LabName, Mac, check_ifname, check_lab_name,
+    check_node_id, check_word, netns_name, netns_prefix,
+};
 pub use nat::{AddrMatch, Hook, IfMatch, NatKind, NatRule, NatTo, Proto};
 pub use ovs::{OVS_DATAPATH_PLACEHOLDER, OvsDatapath};
 
@@ -31,7 +34,7 @@ use crate::scenario::{self, Scenario};
 #[derive(Debug, Clone, Serialize)]
 pub struct Lab {
     /// Lab name (`[lab] name`).
-    pub name: String,
+    pub name: LabName,
     /// One-line title.
     pub title: Option<String>,
     /// The write-up it reproduces.
@@ -296,12 +299,6 @@ pub struct Process {
     pub program: Program,
 }
 
-/// Checks a lab name: letters, digits, `_` and `-`, at most 24 bytes (it is part of every
-/// namespace name of the lab).
-pub fn check_lab_name(name: &str) -> Result<(), String> {
-    names::check_word(name, 24)
-}
-
 impl Lab {
     /// Validates a parsed scenario. On error, every problem found is returned, each
     /// anchored to the offending text.
@@ -317,8 +314,8 @@ impl Lab {
     /// The same lab under another name: its namespaces are renamed to match, so several
     /// copies of one scenario can be up at once (e.g. one per student, or per test).
     #[must_use]
-    pub fn renamed(mut self, name: &str) -> Self {
-        self.name = name.to_string();
+    pub fn renamed(mut self, name: &LabName) -> Self {
+        self.name = name.clone();
         for n in &mut self.nodes {
             n.netns = netns_name(name, &n.id);
         }

@@ -155,6 +155,136 @@ pub fn check_word(name: &str, max: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Longest lab name: it is part of every namespace name of the lab.
+pub const LAB_NAME_MAX: usize = 24;
+
+/// What a valid lab name is, for error messages.
+pub const LAB_NAME_RULE: &str = "a lab name is 1 to 24 ASCII letters, digits, `_` and `-`, not starting with `-` (as `[lab] \
+     name` and `up --name`)";
+
+/// A lab name that was checked ([`check_lab_name`]): letters, digits, `_` and `-`, at most
+/// [`LAB_NAME_MAX`] bytes. It cannot be empty, `.`, `..` or hold a `/`, so the paths and
+/// namespace names made from it stay inside vxlab's own. Every record path and every
+/// namespace prefix is made from one.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LabName(String);
+
+/// A string that is not a valid lab name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{}` is not a valid lab name: {why}; {LAB_NAME_RULE}", name.escape_debug())]
+pub struct BadLabName {
+    /// The string given.
+    pub name: String,
+    /// What is wrong with it.
+    pub why: String,
+}
+
+impl LabName {
+    /// Checks `name`.
+    pub fn new(name: &str) -> Result<Self, BadLabName> {
+        check_lab_name(name).map_err(|why| BadLabName {
+            name: name.to_string(),
+            // The rule itself follows in the message.
+            why: why.split(';').next().unwrap_or_default().to_string(),
+        })?;
+        Ok(Self(name.to_string()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Checks a lab name: letters, digits, `_` and `-`, at most [`LAB_NAME_MAX`] bytes, not
+/// starting with `-` (it would read as an option in the commands vxlab prints).
+pub fn check_lab_name(name: &str) -> Result<(), String> {
+    check_word(name, LAB_NAME_MAX)?;
+    if name.starts_with('-') {
+        return Err("it starts with `-`".into());
+    }
+    Ok(())
+}
+
+impl FromStr for LabName {
+    type Err = BadLabName;
+
+    fn from_str(s: &str) -> Result<Self, BadLabName> {
+        Self::new(s)
+    }
+}
+
+impl std::ops::Deref for LabName {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for LabName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for LabName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl PartialEq<str> for LabName {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for LabName {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for LabName {
+    fn eq(&self, other: &String) -> bool {
+        self.0 == *other
+    }
+}
+
+impl From<LabName> for String {
+    fn from(n: LabName) -> Self {
+        n.0
+    }
+}
+
+impl Serialize for LabName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for LabName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::new(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Checks a node id from outside a scenario (the command line, a record): `HOST` or
+/// `HOST/NAME`, each part letters, digits, `_` and `-`.
+pub fn check_node_id(node: &str) -> Result<(), String> {
+    let (host, inner) = match node.split_once('/') {
+        Some((h, i)) => (h, Some(i)),
+        None => (node, None),
+    };
+    check_word(host, 15)?;
+    if let Some(i) = inner {
+        check_word(i, 32)?;
+    }
+    Ok(())
+}
+
 /// Prefix of every network namespace of lab `lab`: `vx.LAB.`.
 pub fn netns_prefix(lab: &str) -> String {
     format!("vx.{lab}.")
@@ -200,6 +330,44 @@ mod tests {
         assert!(check_ifname("a b").is_err());
         assert!(check_ifname("..").is_err());
         assert!(check_ifname("x/y").is_err());
+    }
+
+    #[test]
+    fn lab_names_cannot_make_paths() {
+        for ok in ["l", "docker-overlay", "a_b-9", "x23456789012345678901234"] {
+            assert_eq!(LabName::new(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "/tmp/v",
+            "a/b",
+            "a b",
+            "-",
+            "x234567890123456789012345",
+            "caf\u{e9}",
+            "a.b",
+            "a\nb",
+        ] {
+            let e = LabName::new(bad).unwrap_err();
+            assert!(e.to_string().contains("1 to 24 ASCII letters"), "{e}");
+        }
+        assert!(serde_json::from_str::<LabName>("\"..\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<LabName>("\"ok\"").unwrap(),
+            LabName::new("ok").unwrap()
+        );
+    }
+
+    #[test]
+    fn node_ids_from_outside_are_words() {
+        assert!(check_node_id("hostA").is_ok());
+        assert!(check_node_id("hostA/sandbox_1").is_ok());
+        for bad in ["", "..", "a/../b", "a/b/c", "/a", "a/", "a b", "a.b"] {
+            assert!(check_node_id(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

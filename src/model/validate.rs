@@ -13,7 +13,7 @@ use std::ops::Range;
 use ipnet::{IpNet, Ipv4Net};
 use toml::Spanned;
 
-use super::names::{check_ifname, check_word, netns_name};
+use super::names::{LabName, check_ifname, check_word, netns_name};
 use super::{
     Address, Bridge, Fdb, IfRef, Lab, Mac, Neigh, Node, NodeKind, Origin, Process, Program, Route,
     Sysctl, Veth, Vxlan,
@@ -47,14 +47,12 @@ pub(super) fn validate(s: &Scenario) -> Result<Lab, Vec<Diagnostic>> {
         ifaces: HashMap::new(),
         masters: HashMap::new(),
     };
-    if let Err(why) = check_word(&c.lab, 24) {
-        c.err(
-            s.lab.name.span(),
-            format!("`{}` is not a valid lab name: {why}", c.lab),
-        );
-    }
+    let name = LabName::new(&c.lab).unwrap_or_else(|e| {
+        c.err(s.lab.name.span(), e.to_string());
+        LabName::new("invalid").expect("a valid name")
+    });
     let mut lab = Lab {
-        name: c.lab.clone(),
+        name,
         title: s.lab.title.clone(),
         source: s.lab.source.clone(),
         description: s.lab.description.clone(),

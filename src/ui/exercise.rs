@@ -107,7 +107,7 @@ fn position(lab: &Lab, name: &str) -> usize {
 
 /// Reads lab `lab`'s progress every [`POLL`] on a new thread and sends it when it changes,
 /// until `stop` is set or `tx` closes.
-pub fn watch(lab: String, tx: UnboundedSender<Msg>, stop: Arc<AtomicBool>) {
+pub fn watch(lab: crate::model::LabName, tx: UnboundedSender<Msg>, stop: Arc<AtomicBool>) {
     let started = std::thread::Builder::new()
         .name("exercise watch".into())
         .spawn(move || {

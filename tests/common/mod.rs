@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use vxlab::kernel::Netlink;
 use vxlab::lifecycle;
-use vxlab::model::{Lab, netns_name};
+use vxlab::model::{Lab, LabName, netns_name};
 
 /// Returns from the test, saying why, unless running as root.
 #[macro_export]
@@ -47,7 +47,7 @@ macro_rules! require_ipvs {
 }
 
 /// A unique lab name for this test process.
-pub fn unique_name(tag: &str) -> String {
+pub fn unique_name(tag: &str) -> LabName {
     static N: AtomicUsize = AtomicUsize::new(0);
     let n = N.fetch_add(1, Ordering::Relaxed);
     let tag: String = tag
@@ -55,7 +55,7 @@ pub fn unique_name(tag: &str) -> String {
         .filter(char::is_ascii_alphanumeric)
         .take(8)
         .collect();
-    format!("t{}-{tag}{n}", std::process::id())
+    LabName::new(&format!("t{}-{tag}{n}", std::process::id())).expect("a valid lab name")
 }
 
 /// A lab that is up; removed when dropped, even if the test panics.

@@ -16,7 +16,7 @@ use crate::cmd::load::load;
 /// Floods 10.0.0.14 from hostA/container with 20 000 pings while capturing everywhere.
 pub fn run(_lab: &str) -> Result<()> {
     let mut l = load(vxlab::labs::DEFAULT)?;
-    let name = format!("bench-cap-{}", std::process::id());
+    let name = vxlab::model::LabName::new(&format!("bench-cap-{}", std::process::id()))?;
     l.lab = emulate_ipvs_if_missing(l.lab).renamed(&name);
     build(&l.lab, &l.text, true)?;
     let result = flood(&name);
@@ -24,7 +24,7 @@ pub fn run(_lab: &str) -> Result<()> {
     result
 }
 
-fn flood(name: &str) -> Result<()> {
+fn flood(name: &vxlab::model::LabName) -> Result<()> {
     let points = runtime()?.block_on(lab_points(name))?;
     let n_points = points.len();
     let cap = Capture::start(points, &Options::default());

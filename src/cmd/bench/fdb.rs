@@ -20,7 +20,7 @@ use crate::cmd::load::load;
 /// Deletes and re-adds one static FDB entry of docker-overlay `runs` times.
 pub fn run(runs: usize) -> Result<()> {
     let mut l = load(vxlab::labs::DEFAULT)?;
-    let name = format!("bench-fdb-{}", std::process::id());
+    let name = vxlab::model::LabName::new(&format!("bench-fdb-{}", std::process::id()))?;
     l.lab = emulate_ipvs_if_missing(l.lab).renamed(&name);
     build(&l.lab, &l.text, true)?;
     let fdb_op = plan(&l.lab)

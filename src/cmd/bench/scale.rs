@@ -20,7 +20,7 @@ pub fn run(max: usize) -> Result<()> {
     let rt = runtime()?;
     let mut n = 50;
     while n <= max {
-        let name = format!("bench-scale-{}", std::process::id());
+        let name = vxlab::model::LabName::new(&format!("bench-scale-{}", std::process::id()))?;
         let l = parse(format!("generated:{n}"), vxlab::labs::generated(&name, n))?;
         let steps = plan(&l.lab).len();
         let t = Instant::now();
